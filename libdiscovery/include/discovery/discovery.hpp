@@ -1,0 +1,12 @@
+// The whole public API of libdiscovery.
+#pragma once
+
+#include <discovery/clock.hpp>
+#include <discovery/error.hpp>
+#include <discovery/merge_patch.hpp>
+#include <discovery/query_engine.hpp>
+#include <discovery/record_json.hpp>
+#include <discovery/registry.hpp>
+#include <discovery/service_record.hpp>
+#include <discovery/storage.hpp>
+#include <discovery/version.hpp>

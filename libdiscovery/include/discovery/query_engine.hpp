@@ -1,0 +1,78 @@
+// QueryEngine: answers discover queries from in-memory secondary indexes.
+//
+// Results are ordered by serviceId. A cursor is the position after the last
+// record returned, so a cursor walk visits every record that matches
+// throughout the walk exactly once, even while records change.
+//
+// Thread safety: every method may be called from many threads at once, and
+// concurrently with Registry changes.
+#pragma once
+
+#include <discovery/error.hpp>
+#include <discovery/registry.hpp>
+#include <discovery/service_record.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace discovery {
+
+// The discover filters of API.md, all combined with AND. Empty means "any".
+struct DiscoverQuery {
+  std::string company;
+  std::string region;
+  std::string environment;
+  std::optional<ServiceStatus> status;
+  std::optional<SaoLevel> sao_level;
+  std::vector<std::string> capabilities;  // all of them
+  std::vector<std::string> tags;          // all of them
+  std::vector<std::string> tools;         // all of them (MCP tool names)
+  std::size_t limit = 100;                // 1..1000
+  std::string cursor;                     // nextCursor of the previous page
+};
+
+inline constexpr std::size_t kDefaultDiscoverLimit = 100;
+inline constexpr std::size_t kMaxDiscoverLimit = 1000;
+
+struct DiscoverPage {
+  std::vector<RecordPtr> services;
+  std::optional<std::string> next_cursor;  // absent on the last page
+  std::uint64_t index = 0;                 // the registry index the page reflects
+};
+
+// A URL query string ("company=acme&tags=a,b&limit=10", without '?') into a
+// query: percent-decoding, repeated and comma-separated lists, unknown
+// parameters and bad values rejected naming the parameter. `index` and
+// `wait` (long-poll) are returned separately.
+struct ParsedDiscoverRequest {
+  DiscoverQuery query;
+  std::optional<std::uint64_t> wait_index;
+  std::optional<Duration> wait;
+};
+Result<ParsedDiscoverRequest> parse_discover_query(std::string_view query_string);
+
+class QueryEngine {
+ public:
+  // Borrows the registry, which must outlive the engine.
+  explicit QueryEngine(const Registry& registry) : registry_(registry) {}
+
+  // invalid_argument for a bad limit or cursor.
+  Result<DiscoverPage> discover(const DiscoverQuery& query) const;
+
+  // Long-poll: waits until the registry index passes `index` (or `timeout`),
+  // then answers the query.
+  Result<DiscoverPage> discover_after(const DiscoverQuery& query, std::uint64_t index,
+                                      Duration timeout) const;
+
+  // Whether `record` satisfies every filter (cursor and limit aside). Used by
+  // watchers to filter change events.
+  static bool matches(const DiscoverQuery& query, const ServiceRecord& record);
+
+ private:
+  const Registry& registry_;
+};
+
+}  // namespace discovery

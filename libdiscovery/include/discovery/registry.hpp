@@ -1,0 +1,206 @@
+// Registry: owns the service records and every change to them.
+//
+// Every accepted change is written through Storage and acknowledged only once
+// durable; it then gets the next change index, becomes visible to queries, and
+// is published to subscribers, in index order.
+//
+// Thread safety: every method may be called from many threads at once.
+// Changes to one service are serialized; changes to different services run
+// concurrently and share storage commits.
+#pragma once
+
+#include <discovery/clock.hpp>
+#include <discovery/error.hpp>
+#include <discovery/service_record.hpp>
+#include <discovery/storage.hpp>
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace discovery {
+
+class QueryEngine;
+namespace detail {
+class Catalog;
+}
+
+struct RegistryOptions {
+  // The source of time for TTLs, timestamps and uptime. Must outlive the
+  // registry. Default: the system clock.
+  Clock* clock = nullptr;
+  RecordLimits limits;
+  // Window over which healthStatus.uptime is computed. Default 24 h.
+  Duration uptime_window = std::chrono::hours{24};
+  // Recent check results kept per service for health detail. Default 20.
+  std::size_t recent_checks = 20;
+  // Changes kept for watch resumption (events_since). Default 10,000.
+  std::size_t retained_events = 10000;
+  // A background thread expires missed heartbeat TTLs this often, on the
+  // real clock. Zero disables it (tests call expire_heartbeats() instead).
+  Duration ttl_sweep_interval = std::chrono::seconds{1};
+};
+
+enum class ChangeType : std::uint8_t { upsert, status, remove };
+std::string_view to_string(ChangeType type) noexcept;  // "upsert", "status", "delete"
+
+// One published change. For a removal, `record` is the last state.
+struct ChangeEvent {
+  std::uint64_t index = 0;
+  ChangeType type = ChangeType::upsert;
+  RecordPtr record;
+};
+
+struct RegisterResult {
+  RecordPtr record;
+  bool created = false;  // false: re-registration of the same (company, instance)
+};
+
+// A check outcome, from the health checker or an external report.
+struct HealthReport {
+  bool ok = false;
+  std::optional<double> response_time_ms;
+  std::string message;   // becomes lastError on failure
+  std::string endpoint;  // what was checked, for recent checks
+};
+
+struct CheckResult {
+  TimePoint at{};
+  bool ok = false;
+  std::optional<double> response_time_ms;
+  std::string endpoint;
+  std::string error;
+};
+
+struct HealthDetail {
+  std::string service_id;
+  ServiceStatus status = ServiceStatus::active;
+  HealthStatus health_status;
+  std::vector<CheckResult> recent_checks;  // newest first
+};
+
+struct HeartbeatResult {
+  std::string service_id;
+  ServiceStatus status = ServiceStatus::active;
+  std::optional<TimePoint> expires_at;  // null when the service has no TTL
+};
+
+// Who asked, for the audit log. Optional on every mutating call.
+struct AuditContext {
+  std::string request_id;
+  std::string subject;
+  std::string sao;
+};
+
+class Subscription;
+
+class Registry {
+ public:
+  // Loads every record from `storage` (which must outlive the registry) and
+  // rebuilds the indexes. Fails when the store cannot be read.
+  static Result<std::unique_ptr<Registry>> open(Storage& storage, RegistryOptions options = {});
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Registers a record, or re-registers the same (companyName, instanceId),
+  // which keeps serviceId, registeredAt and the health state and replaces the
+  // writable fields. Fills instanceId and domain when empty. The record is
+  // validated; read-only fields of `candidate` are ignored.
+  Result<RegisterResult> register_service(ServiceRecord candidate, const AuditContext& audit = {});
+
+  // The same from a JSON registration body (API.md), with the saoLevel rules.
+  Result<RegisterResult> register_json(const boost::json::value& body, SaoLevel caller_level,
+                                       const AuditContext& audit = {});
+
+  // Applies a JSON merge patch (RFC 7396) to the writable fields. A patch that
+  // names a read-only field is invalid_argument; an empty change is accepted
+  // and changes nothing (no index bump).
+  Result<RecordPtr> update(std::string_view service_id, const boost::json::value& merge_patch,
+                           const AuditContext& audit = {});
+
+  // Operator status: any of the four statuses. maintenance and inactive set
+  // here are never overridden by health checks or TTLs.
+  Result<RecordPtr> set_status(std::string_view service_id, ServiceStatus status,
+                               const AuditContext& audit = {});
+
+  // Refreshes the heartbeat TTL; revives a service that the TTL made inactive.
+  Result<HeartbeatResult> heartbeat(std::string_view service_id, const AuditContext& audit = {});
+
+  // Counts a check outcome: updates healthStatus and, past the thresholds,
+  // moves active <-> unhealthy (never out of maintenance or inactive).
+  Result<HealthStatus> report_health(std::string_view service_id, const HealthReport& report,
+                                     const AuditContext& audit = {});
+
+  // Replaces what the MCP server said about itself; a new tool list is an
+  // indexed change (watchers see it), anything else is updated in place.
+  Result<RecordPtr> set_mcp_info(std::string_view service_id, McpInfo info);
+
+  Result<void> deregister(std::string_view service_id, const AuditContext& audit = {});
+
+  // Lookups. not_found when absent.
+  Result<RecordPtr> get(std::string_view service_id) const;
+  Result<RecordPtr> find(std::string_view company, std::string_view instance_id) const;
+  Result<HealthDetail> health_detail(std::string_view service_id) const;
+
+  // Marks inactive every service whose heartbeat TTL has passed. Returns how
+  // many changed. The background sweeper calls it; tests call it directly.
+  std::size_t expire_heartbeats();
+
+  // The highest change index applied (visible to queries).
+  std::uint64_t index() const;
+  std::size_t size() const;
+
+  // Blocks until index() > `index` or `timeout` passes; returns index().
+  std::uint64_t wait_for_index(std::uint64_t index, Duration timeout) const;
+
+  // Calls `callback` for every change, in index order, on the thread that
+  // applied it. It must be quick and must not call back into the registry's
+  // mutating methods. The subscription ends when the handle is destroyed.
+  [[nodiscard]] Subscription subscribe(std::function<void(const ChangeEvent&)> callback);
+
+  // Retained changes after `index`, oldest first; std::nullopt when `index`
+  // is older than what is retained (the caller must resynchronise).
+  std::optional<std::vector<ChangeEvent>> events_since(std::uint64_t index) const;
+
+  // Audit log (what Storage kept), oldest first.
+  Result<std::vector<AuditEntry>> audit_entries(TimePoint since, std::size_t limit) const;
+
+  Clock& clock() const;
+  const RegistryOptions& options() const;
+
+ private:
+  friend class QueryEngine;
+  friend class Subscription;
+  struct Impl;
+  explicit Registry(std::unique_ptr<Impl> impl);
+  const detail::Catalog& catalog() const;
+  std::unique_ptr<Impl> impl_;
+};
+
+// RAII handle of a subscription. Movable; destruction unsubscribes, and
+// waits for a callback running on another thread to return.
+class Subscription {
+ public:
+  Subscription() = default;
+  Subscription(Subscription&& other) noexcept;
+  Subscription& operator=(Subscription&& other) noexcept;
+  ~Subscription();
+  void reset();
+  explicit operator bool() const { return registry_ != nullptr; }
+
+ private:
+  friend class Registry;
+  Subscription(Registry* registry, std::uint64_t id) : registry_(registry), id_(id) {}
+  Registry* registry_ = nullptr;
+  std::uint64_t id_ = 0;
+};
+
+}  // namespace discovery

@@ -1,1 +1,343 @@
-// placeholder
+#include "catalog.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+namespace discovery::detail {
+
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<ServiceKey> parse_service_key(std::string_view id) noexcept {
+  if (id.size() != 36) return std::nullopt;
+  ServiceKey key;
+  int digits = 0;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (id[i] != '-') return std::nullopt;
+      continue;
+    }
+    const int v = hex_value(id[i]);
+    if (v < 0) return std::nullopt;
+    std::uint64_t& word = digits < 16 ? key.high : key.low;
+    word = (word << 4) | static_cast<std::uint64_t>(v);
+    ++digits;
+  }
+  return key;
+}
+
+// ---- PostingList -----------------------------------------------------------
+
+std::size_t PostingList::chunk_for(const ServiceKey& key) const {
+  // The first chunk whose last key is >= key; the last chunk if none is.
+  auto it = std::partition_point(chunks_.begin(), chunks_.end(),
+                                 [&](const std::vector<Posting>& c) { return c.back().key < key; });
+  if (it == chunks_.end()) return chunks_.size() - 1;
+  return static_cast<std::size_t>(it - chunks_.begin());
+}
+
+void PostingList::insert(const Posting& posting) {
+  if (chunks_.empty()) {
+    chunks_.emplace_back().reserve(kChunk);
+    chunks_.back().push_back(posting);
+    size_ = 1;
+    return;
+  }
+  const std::size_t c = chunk_for(posting.key);
+  auto& chunk = chunks_[c];
+  auto pos = std::lower_bound(chunk.begin(), chunk.end(), posting.key,
+                              [](const Posting& p, const ServiceKey& k) { return p.key < k; });
+  if (pos != chunk.end() && pos->key == posting.key) {
+    pos->slot = posting.slot;
+    return;
+  }
+  chunk.insert(pos, posting);
+  ++size_;
+  if (chunk.size() >= 2 * kChunk) {
+    // Split in halves so both keep room to grow.
+    std::vector<Posting> upper(chunk.begin() + static_cast<std::ptrdiff_t>(kChunk), chunk.end());
+    upper.reserve(2 * kChunk);
+    chunk.resize(kChunk);
+    chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(c) + 1, std::move(upper));
+  }
+}
+
+void PostingList::erase(const ServiceKey& key) {
+  if (chunks_.empty()) return;
+  const std::size_t c = chunk_for(key);
+  auto& chunk = chunks_[c];
+  auto pos = std::lower_bound(chunk.begin(), chunk.end(), key,
+                              [](const Posting& p, const ServiceKey& k) { return p.key < k; });
+  if (pos == chunk.end() || pos->key != key) return;
+  chunk.erase(pos);
+  --size_;
+  if (chunk.empty()) chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(c));
+}
+
+template <class Visit>
+void PostingList::scan_after(const std::optional<ServiceKey>& after, Visit&& visit) const {
+  if (chunks_.empty()) return;
+  std::size_t c = 0;
+  std::size_t i = 0;
+  if (after) {
+    c = chunk_for(*after);
+    const auto& chunk = chunks_[c];
+    i = static_cast<std::size_t>(
+        std::upper_bound(chunk.begin(), chunk.end(), *after,
+                         [](const ServiceKey& k, const Posting& p) { return k < p.key; }) -
+        chunk.begin());
+  }
+  for (; c < chunks_.size(); ++c, i = 0) {
+    const auto& chunk = chunks_[c];
+    for (; i < chunk.size(); ++i)
+      if (!visit(chunk[i])) return;
+  }
+}
+
+// ---- Catalog ---------------------------------------------------------------
+
+Catalog::Catalog() { postings_[posting_id(kAll, 0)]; }
+
+std::uint32_t Catalog::Dictionary::intern(const std::string& value) {
+  auto [it, inserted] = ids.try_emplace(value, static_cast<std::uint32_t>(ids.size()));
+  return it->second;
+}
+
+std::uint32_t Catalog::Dictionary::lookup(std::string_view value) const {
+  auto it = ids.find(std::string(value));
+  return it == ids.end() ? kNone : it->second;
+}
+
+std::string Catalog::identity(std::string_view company, std::string_view instance_id) {
+  std::string key;
+  key.reserve(company.size() + 1 + instance_id.size());
+  key.append(company).push_back('\x1f');
+  key.append(instance_id);
+  return key;
+}
+
+void Catalog::fill_slot(Slot& slot, const RecordPtr& record) {
+  const auto interned_sorted = [](Dictionary& dict, const std::vector<std::string>& values) {
+    std::vector<std::uint32_t> ids;
+    ids.reserve(values.size());
+    for (const auto& v : values) ids.push_back(dict.intern(v));
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+  };
+  slot.record = record;
+  slot.company = companies_.intern(record->company_name);
+  slot.region = record->service_info.region.empty() ? kNone : regions_.intern(record->service_info.region);
+  slot.environment = record->service_info.environment.empty()
+                         ? kNone
+                         : environments_.intern(record->service_info.environment);
+  slot.status = static_cast<std::uint8_t>(record->status);
+  slot.sao = static_cast<std::uint8_t>(record->sao_level);
+  slot.capabilities = interned_sorted(capabilities_, record->service_info.capabilities);
+  slot.tags = interned_sorted(tags_, record->tags);
+  std::vector<std::string> tool_names;
+  if (record->mcp)
+    for (const auto& tool : record->mcp->tools) tool_names.push_back(tool.name);
+  slot.tools = interned_sorted(tools_, tool_names);
+}
+
+void Catalog::index_slot(std::uint32_t slot_id) {
+  const Slot& s = slots_[slot_id];
+  const Posting p{s.key, slot_id};
+  postings_[posting_id(kAll, 0)].insert(p);
+  postings_[posting_id(kCompany, s.company)].insert(p);
+  if (s.region != kNone) postings_[posting_id(kRegion, s.region)].insert(p);
+  if (s.environment != kNone) postings_[posting_id(kEnvironment, s.environment)].insert(p);
+  postings_[posting_id(kStatus, s.status)].insert(p);
+  postings_[posting_id(kSao, s.sao)].insert(p);
+  for (auto id : s.capabilities) postings_[posting_id(kCapability, id)].insert(p);
+  for (auto id : s.tags) postings_[posting_id(kTag, id)].insert(p);
+  for (auto id : s.tools) postings_[posting_id(kTool, id)].insert(p);
+}
+
+void Catalog::unindex_slot(std::uint32_t slot_id) {
+  const Slot& s = slots_[slot_id];
+  const auto drop = [&](Field field, std::uint32_t value) {
+    auto it = postings_.find(posting_id(field, value));
+    if (it == postings_.end()) return;
+    it->second.erase(s.key);
+    if (it->second.empty() && field != kAll) postings_.erase(it);
+  };
+  drop(kAll, 0);
+  drop(kCompany, s.company);
+  if (s.region != kNone) drop(kRegion, s.region);
+  if (s.environment != kNone) drop(kEnvironment, s.environment);
+  drop(kStatus, s.status);
+  drop(kSao, s.sao);
+  for (auto id : s.capabilities) drop(kCapability, id);
+  for (auto id : s.tags) drop(kTag, id);
+  for (auto id : s.tools) drop(kTool, id);
+}
+
+void Catalog::upsert(RecordPtr record) {
+  const auto key = parse_service_key(record->service_id);
+  if (!key) return;  // the registry only stores canonical UUIDs
+  std::unique_lock lock(mutex_);
+  auto existing = by_key_.find(*key);
+  std::uint32_t slot_id;
+  if (existing != by_key_.end()) {
+    slot_id = existing->second;
+    unindex_slot(slot_id);
+  } else {
+    if (!free_slots_.empty()) {
+      slot_id = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      slot_id = static_cast<std::uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    by_key_.emplace(*key, slot_id);
+    by_identity_.emplace(identity(record->company_name, record->instance_id), slot_id);
+  }
+  Slot& slot = slots_[slot_id];
+  slot.key = *key;
+  fill_slot(slot, record);
+  index_slot(slot_id);
+}
+
+void Catalog::remove(std::string_view service_id) {
+  const auto key = parse_service_key(service_id);
+  if (!key) return;
+  std::unique_lock lock(mutex_);
+  auto it = by_key_.find(*key);
+  if (it == by_key_.end()) return;
+  const std::uint32_t slot_id = it->second;
+  unindex_slot(slot_id);
+  by_identity_.erase(identity(slots_[slot_id].record->company_name, slots_[slot_id].record->instance_id));
+  by_key_.erase(it);
+  slots_[slot_id] = Slot{};
+  free_slots_.push_back(slot_id);
+}
+
+void Catalog::set_index(std::uint64_t index) {
+  std::unique_lock lock(mutex_);
+  index_ = index;
+}
+
+RecordPtr Catalog::get(std::string_view service_id) const {
+  const auto key = parse_service_key(service_id);
+  if (!key) return nullptr;
+  std::shared_lock lock(mutex_);
+  auto it = by_key_.find(*key);
+  return it == by_key_.end() ? nullptr : slots_[it->second].record;
+}
+
+RecordPtr Catalog::find(std::string_view company, std::string_view instance_id) const {
+  const std::string id = identity(company, instance_id);
+  std::shared_lock lock(mutex_);
+  auto it = by_identity_.find(id);
+  return it == by_identity_.end() ? nullptr : slots_[it->second].record;
+}
+
+std::size_t Catalog::size() const {
+  std::shared_lock lock(mutex_);
+  return by_key_.size();
+}
+
+std::uint64_t Catalog::index() const {
+  std::shared_lock lock(mutex_);
+  return index_;
+}
+
+std::vector<RecordPtr> Catalog::all() const {
+  std::shared_lock lock(mutex_);
+  std::vector<RecordPtr> out;
+  out.reserve(by_key_.size());
+  for (const auto& [key, slot] : by_key_) out.push_back(slots_[slot].record);
+  return out;
+}
+
+Result<DiscoverPage> Catalog::discover(const DiscoverQuery& query) const {
+  if (query.limit < 1 || query.limit > kMaxDiscoverLimit)
+    return invalid_argument("limit", "must be between 1 and " + std::to_string(kMaxDiscoverLimit));
+  std::optional<ServiceKey> after;
+  if (!query.cursor.empty()) {
+    after = parse_service_key(query.cursor);
+    if (!after) return invalid_argument("cursor", "is not a cursor returned by discover");
+  }
+
+  std::shared_lock lock(mutex_);
+  DiscoverPage page;
+  page.index = index_;
+
+  // Translate the filters into interned ids; a value no record carries means
+  // no record can match.
+  std::uint32_t company = kNone, region = kNone, environment = kNone;
+  std::vector<std::uint32_t> capabilities, tags, tools;
+  std::vector<const PostingList*> terms;
+  bool impossible = false;
+  const auto term = [&](Field field, std::uint32_t value) {
+    if (value == kNone) {
+      impossible = true;
+      return;
+    }
+    auto it = postings_.find(posting_id(field, value));
+    if (it == postings_.end()) impossible = true;
+    else terms.push_back(&it->second);
+  };
+  const auto all_of = [&](Field field, const Dictionary& dict, const std::vector<std::string>& values,
+                          std::vector<std::uint32_t>& ids) {
+    for (const auto& v : values) {
+      const auto id = dict.lookup(v);
+      term(field, id);
+      ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  };
+  if (!query.company.empty()) term(kCompany, company = companies_.lookup(query.company));
+  if (!query.region.empty()) term(kRegion, region = regions_.lookup(query.region));
+  if (!query.environment.empty())
+    term(kEnvironment, environment = environments_.lookup(query.environment));
+  if (query.status) term(kStatus, static_cast<std::uint8_t>(*query.status));
+  if (query.sao_level) term(kSao, static_cast<std::uint8_t>(*query.sao_level));
+  all_of(kCapability, capabilities_, query.capabilities, capabilities);
+  all_of(kTag, tags_, query.tags, tags);
+  all_of(kTool, tools_, query.tools, tools);
+  if (impossible) return page;
+
+  const PostingList* driver = &postings_.at(posting_id(kAll, 0));
+  for (const PostingList* t : terms)
+    if (t->size() < driver->size()) driver = t;
+
+  const auto matches = [&](const Slot& s) {
+    return (company == kNone || s.company == company) && (region == kNone || s.region == region) &&
+           (environment == kNone || s.environment == environment) &&
+           (!query.status || s.status == static_cast<std::uint8_t>(*query.status)) &&
+           (!query.sao_level || s.sao == static_cast<std::uint8_t>(*query.sao_level)) &&
+           std::includes(s.capabilities.begin(), s.capabilities.end(), capabilities.begin(),
+                         capabilities.end()) &&
+           std::includes(s.tags.begin(), s.tags.end(), tags.begin(), tags.end()) &&
+           std::includes(s.tools.begin(), s.tools.end(), tools.begin(), tools.end());
+  };
+
+  page.services.reserve(std::min(query.limit, driver->size()));
+  bool more = false;
+  driver->scan_after(after, [&](const Posting& p) {
+    const Slot& s = slots_[p.slot];
+    if (!matches(s)) return true;
+    if (page.services.size() == query.limit) {
+      more = true;
+      return false;
+    }
+    page.services.push_back(s.record);
+    return true;
+  });
+  // The cursor is the last serviceId returned: the walk resumes after it.
+  if (more) page.next_cursor = page.services.back()->service_id;
+  return page;
+}
+
+}  // namespace discovery::detail

@@ -1,1 +1,139 @@
-// placeholder
+// Parsing of the discover query string (API.md, "Discover").
+#include <discovery/query_engine.hpp>
+
+#include <charconv>
+
+namespace discovery {
+
+namespace {
+
+constexpr std::size_t kMaxQueryString = 16384;
+constexpr std::size_t kMaxListValues = 64;
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte.
+Result<std::string> percent_decode(std::string_view in, std::string_view name) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size() || hex_digit(in[i + 1]) < 0 || hex_digit(in[i + 2]) < 0)
+        return invalid_argument(std::string(name), "has a malformed percent-escape");
+      out.push_back(static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+Result<void> add_list(std::vector<std::string>& list, const std::string& value,
+                      const std::string& name) {
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    const std::size_t comma = value.find(',', start);
+    const std::size_t end = comma == std::string::npos ? value.size() : comma;
+    if (end > start) {
+      if (list.size() == kMaxListValues)
+        return invalid_argument(name, "may name at most " + std::to_string(kMaxListValues) + " values");
+      list.emplace_back(value.substr(start, end - start));
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return {};
+}
+
+Result<void> set_once(std::string& target, const std::string& value, const std::string& name) {
+  if (!target.empty()) return invalid_argument(name, "may be given only once");
+  if (value.empty()) return invalid_argument(name, "must not be empty");
+  target = value;
+  return {};
+}
+
+}  // namespace
+
+Result<ParsedDiscoverRequest> parse_discover_query(std::string_view qs) {
+  if (qs.size() > kMaxQueryString)
+    return invalid_argument("", "query string longer than " + std::to_string(kMaxQueryString) + " bytes");
+  ParsedDiscoverRequest out;
+  bool limit_seen = false;
+  std::size_t pos = 0;
+  while (pos < qs.size()) {
+    std::size_t amp = qs.find('&', pos);
+    if (amp == std::string_view::npos) amp = qs.size();
+    const std::string_view pair = qs.substr(pos, amp - pos);
+    pos = amp + 1;
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    auto name_r = percent_decode(pair.substr(0, eq), "query");
+    if (!name_r) return name_r.error();
+    const std::string name = std::move(*name_r);
+    auto value_r = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), name);
+    if (!value_r) return value_r.error();
+    const std::string& value = *value_r;
+
+    Result<void> r;
+    if (name == "company") {
+      r = set_once(out.query.company, value, name);
+    } else if (name == "region") {
+      r = set_once(out.query.region, value, name);
+    } else if (name == "environment") {
+      r = set_once(out.query.environment, value, name);
+    } else if (name == "status") {
+      if (out.query.status) return invalid_argument(name, "may be given only once");
+      out.query.status = parse_status(value);
+      if (!out.query.status)
+        return invalid_argument(name, "must be one of active, inactive, maintenance, unhealthy");
+    } else if (name == "saoLevel") {
+      if (out.query.sao_level) return invalid_argument(name, "may be given only once");
+      out.query.sao_level = parse_sao_level(value);
+      if (!out.query.sao_level)
+        return invalid_argument(name, "must be one of diamond, emerald, sapphire, opal, onyx");
+    } else if (name == "capabilities") {
+      r = add_list(out.query.capabilities, value, name);
+    } else if (name == "tags") {
+      r = add_list(out.query.tags, value, name);
+    } else if (name == "tools") {
+      r = add_list(out.query.tools, value, name);
+    } else if (name == "limit") {
+      if (limit_seen) return invalid_argument(name, "may be given only once");
+      limit_seen = true;
+      std::size_t limit = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc{} || end != value.data() + value.size() || limit < 1 ||
+          limit > kMaxDiscoverLimit)
+        return invalid_argument(name, "must be an integer from 1 to " + std::to_string(kMaxDiscoverLimit));
+      out.query.limit = limit;
+    } else if (name == "cursor") {
+      r = set_once(out.query.cursor, value, name);
+    } else if (name == "index") {
+      if (out.wait_index) return invalid_argument(name, "may be given only once");
+      std::uint64_t index = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), index);
+      if (ec != std::errc{} || end != value.data() + value.size() || value.empty())
+        return invalid_argument(name, "must be a non-negative integer");
+      out.wait_index = index;
+    } else if (name == "wait") {
+      if (out.wait) return invalid_argument(name, "may be given only once");
+      auto d = parse_duration(value);
+      if (!d) return invalid_argument(name, d.error().message);
+      out.wait = *d;
+    } else {
+      return invalid_argument(name, "is not a discover parameter");
+    }
+    if (!r) return r.error();
+  }
+  return out;
+}
+
+}  // namespace discovery

@@ -37,6 +37,8 @@ struct RegistryOptions {
   // registry. Default: the system clock.
   Clock* clock = nullptr;
   RecordLimits limits;
+  // Shortest healthCheckConfig.interval a record may ask for (400 below it).
+  Duration min_check_interval = std::chrono::seconds{1};
   // Window over which healthStatus.uptime is computed. Default 24 h.
   Duration uptime_window = std::chrono::hours{24};
   // Recent check results kept per service for health detail. Default 20.
@@ -92,11 +94,17 @@ struct HeartbeatResult {
   std::optional<TimePoint> expires_at;  // null when the service has no TTL
 };
 
-// Who asked, for the audit log. Optional on every mutating call.
-struct AuditContext {
+// Who asked. Optional on every mutating call: a default context is a trusted
+// in-process caller (diamond) and writes no audit entry. Company scoping is the
+// Authorizer's job, before the registry is called; the registry uses `level`
+// only for the rule that a record's saoLevel may not exceed its registrant's.
+struct RequestContext {
   std::string request_id;
   std::string subject;
-  std::string sao;
+  SaoLevel level = SaoLevel::diamond;
+  std::string company;
+  // Whether mutations made with this context are written to the audit log.
+  bool audited() const { return !request_id.empty() || !subject.empty(); }
 };
 
 class Subscription;
@@ -114,36 +122,37 @@ class Registry {
   // which keeps serviceId, registeredAt and the health state and replaces the
   // writable fields. Fills instanceId and domain when empty. The record is
   // validated; read-only fields of `candidate` are ignored.
-  Result<RegisterResult> register_service(ServiceRecord candidate, const AuditContext& audit = {});
+  Result<RegisterResult> register_service(ServiceRecord candidate, const RequestContext& context = {});
 
   // The same from a JSON registration body (API.md), with the saoLevel rules.
-  Result<RegisterResult> register_json(const boost::json::value& body, SaoLevel caller_level,
-                                       const AuditContext& audit = {});
+  // saoLevel absent -> context.level; above it -> invalid_argument.
+  Result<RegisterResult> register_json(const boost::json::value& body,
+                                       const RequestContext& context = {});
 
   // Applies a JSON merge patch (RFC 7396) to the writable fields. A patch that
   // names a read-only field is invalid_argument; an empty change is accepted
   // and changes nothing (no index bump).
   Result<RecordPtr> update(std::string_view service_id, const boost::json::value& merge_patch,
-                           const AuditContext& audit = {});
+                           const RequestContext& context = {});
 
   // Operator status: any of the four statuses. maintenance and inactive set
   // here are never overridden by health checks or TTLs.
   Result<RecordPtr> set_status(std::string_view service_id, ServiceStatus status,
-                               const AuditContext& audit = {});
+                               const RequestContext& context = {});
 
   // Refreshes the heartbeat TTL; revives a service that the TTL made inactive.
-  Result<HeartbeatResult> heartbeat(std::string_view service_id, const AuditContext& audit = {});
+  Result<HeartbeatResult> heartbeat(std::string_view service_id, const RequestContext& context = {});
 
   // Counts a check outcome: updates healthStatus and, past the thresholds,
   // moves active <-> unhealthy (never out of maintenance or inactive).
   Result<HealthStatus> report_health(std::string_view service_id, const HealthReport& report,
-                                     const AuditContext& audit = {});
+                                     const RequestContext& context = {});
 
   // Replaces what the MCP server said about itself; a new tool list is an
   // indexed change (watchers see it), anything else is updated in place.
   Result<RecordPtr> set_mcp_info(std::string_view service_id, McpInfo info);
 
-  Result<void> deregister(std::string_view service_id, const AuditContext& audit = {});
+  Result<void> deregister(std::string_view service_id, const RequestContext& context = {});
 
   // Lookups. not_found when absent.
   Result<RecordPtr> get(std::string_view service_id) const;
@@ -169,6 +178,10 @@ class Registry {
   // Retained changes after `index`, oldest first; std::nullopt when `index`
   // is older than what is retained (the caller must resynchronise).
   std::optional<std::vector<ChangeEvent>> events_since(std::uint64_t index) const;
+
+  // Appends an entry for a request the registry did not carry out (denied,
+  // invalid), so the audit log covers every mutating request.
+  Result<void> append_audit(AuditEntry entry);
 
   // Audit log (what Storage kept), oldest first.
   Result<std::vector<AuditEntry>> audit_entries(TimePoint since, std::size_t limit) const;

@@ -1,0 +1,51 @@
+# The README's two commands, and the steps they are made of.
+#   make run   install what is missing, build, start discoveryd on 127.0.0.1:8080
+#   make test  install what is missing, build, run every test suite (CI runs this)
+.PHONY: all deps build run test test-dev test-asan test-tsan bench clean help
+
+JOBS ?= $(shell nproc)
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= ./data
+
+all: build
+
+help:
+	@echo "make run        build and start discoveryd on $(LISTEN), data in $(DATA_DIR)"
+	@echo "make test       build and run every test (dev build, then asan and tsan builds)"
+	@echo "make test-dev   only the dev build's tests (fast loop while working)"
+	@echo "make bench      build the release preset and run the benchmarks"
+	@echo "make clean      remove build/"
+
+deps:
+	@cmake/install-deps.sh
+
+build: deps
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+
+run: build
+	@mkdir -p $(DATA_DIR)
+	./build/dev/apps/discoveryd/discoveryd --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+test: test-dev test-asan test-tsan
+
+test-dev: build
+	ctest --preset dev -j $(JOBS)
+
+test-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+test-tsan: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS) --target test_registry test_query_engine test_storage
+	ctest --preset tsan -j $(JOBS)
+
+bench: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+	benchmarks/run.sh build/release
+
+clean:
+	rm -rf build

@@ -69,6 +69,17 @@ void PostingList::insert(const Posting& posting) {
   }
 }
 
+void PostingList::assign_sorted(std::vector<Posting> sorted) {
+  chunks_.clear();
+  size_ = sorted.size();
+  for (std::size_t i = 0; i < sorted.size(); i += kChunk) {
+    auto& chunk = chunks_.emplace_back();
+    chunk.reserve(2 * kChunk);
+    chunk.assign(sorted.begin() + static_cast<std::ptrdiff_t>(i),
+                 sorted.begin() + static_cast<std::ptrdiff_t>(std::min(sorted.size(), i + kChunk)));
+  }
+}
+
 void PostingList::erase(const ServiceKey& key) {
   if (chunks_.empty()) return;
   const std::size_t c = chunk_for(key);
@@ -179,6 +190,47 @@ void Catalog::unindex_slot(std::uint32_t slot_id) {
   for (auto id : s.capabilities) drop(kCapability, id);
   for (auto id : s.tags) drop(kTag, id);
   for (auto id : s.tools) drop(kTool, id);
+}
+
+void Catalog::bulk_load(std::vector<RecordPtr> records) {
+  std::unique_lock lock(mutex_);
+  std::unordered_map<std::uint64_t, std::vector<Posting>> lists;
+  const auto add = [&](Field field, std::uint32_t value, const Posting& p) {
+    lists[posting_id(field, value)].push_back(p);
+  };
+  slots_.reserve(slots_.size() + records.size());
+  by_key_.reserve(by_key_.size() + records.size());
+  by_identity_.reserve(by_identity_.size() + records.size());
+  for (auto& record : records) {
+    const auto key = parse_service_key(record->service_id);
+    if (!key || by_key_.count(*key)) continue;
+    const auto slot_id = static_cast<std::uint32_t>(slots_.size());
+    Slot& slot = slots_.emplace_back();
+    slot.key = *key;
+    fill_slot(slot, record);
+    by_key_.emplace(*key, slot_id);
+    by_identity_.emplace(identity(record->company_name, record->instance_id), slot_id);
+    const Posting p{slot.key, slot_id};
+    add(kAll, 0, p);
+    add(kCompany, slot.company, p);
+    if (slot.region != kNone) add(kRegion, slot.region, p);
+    if (slot.environment != kNone) add(kEnvironment, slot.environment, p);
+    add(kStatus, slot.status, p);
+    add(kSao, slot.sao, p);
+    for (auto id : slot.capabilities) add(kCapability, id, p);
+    for (auto id : slot.tags) add(kTag, id, p);
+    for (auto id : slot.tools) add(kTool, id, p);
+  }
+  for (auto& [id, list] : lists) {
+    // Merge with anything already indexed, then sort once.
+    PostingList& target = postings_[id];
+    target.scan_after(std::nullopt, [&](const Posting& p) {
+      list.push_back(p);
+      return true;
+    });
+    std::sort(list.begin(), list.end(), [](const Posting& a, const Posting& b) { return a.key < b.key; });
+    target.assign_sorted(std::move(list));
+  }
 }
 
 void Catalog::upsert(RecordPtr record) {

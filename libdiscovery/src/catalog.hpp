@@ -50,6 +50,8 @@ struct Posting {
 class PostingList {
  public:
   void insert(const Posting& posting);
+  // Replaces the contents with `sorted` (ascending keys, no duplicates).
+  void assign_sorted(std::vector<Posting> sorted);
   void erase(const ServiceKey& key);
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
@@ -69,6 +71,10 @@ class PostingList {
 class Catalog {
  public:
   Catalog();
+
+  // Loads many records into an empty catalog at once: posting lists are
+  // sorted and chunked once instead of inserted into one by one.
+  void bulk_load(std::vector<RecordPtr> records);
 
   // Inserts or replaces the record with the same serviceId.
   void upsert(RecordPtr record);

@@ -331,6 +331,8 @@ Result<std::unique_ptr<Registry>> Registry::open(Storage& storage, RegistryOptio
   auto loaded = storage.load(now - impl->options.uptime_window);
   if (!loaded) return loaded.error();
   std::uint64_t max_index = loaded->last_index;
+  std::vector<RecordPtr> records;
+  records.reserve(loaded->records.size());
   for (auto& record : loaded->records) {
     if (!detail::parse_service_key(record.service_id))
       return internal_error(storage.describe() + ": stored record has a malformed serviceId '" +
@@ -338,9 +340,11 @@ Result<std::unique_ptr<Registry>> Registry::open(Storage& storage, RegistryOptio
     max_index = std::max(max_index, record.modify_index);
     auto ptr = std::make_shared<const ServiceRecord>(std::move(record));
     // Heartbeats are not persisted: after a restart every TTL starts afresh.
-    impl->arm_heartbeat(*ptr, now);
-    impl->catalog.upsert(std::move(ptr));
+    if (ptr->health_check_config.ttl) impl->arm_heartbeat(*ptr, now);
+    records.push_back(std::move(ptr));
   }
+  loaded->records = {};
+  impl->catalog.bulk_load(std::move(records));
   for (const auto& t : loaded->transitions) {
     if (!impl->catalog.get(t.service_id)) continue;
     impl->health[t.service_id].transitions.push_back(Transition{t.at, t.passing});

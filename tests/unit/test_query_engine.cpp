@@ -118,6 +118,64 @@ BOOST_AUTO_TEST_CASE(every_filter_alone_and_combined_matches_a_full_scan) {
   BOOST_TEST(non_empty > 50);  // the rounds exercised real matches, not only empty answers
 }
 
+BOOST_AUTO_TEST_CASE(a_reopened_registry_answers_every_query_as_before) {
+  TempDir dir;
+  ManualClock clock;
+  std::vector<DiscoverQuery> queries;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 100; ++i) {
+    DiscoverQuery q;
+    if (rng() % 2) q.company = kCompanies[rng() % kCompanies.size()];
+    if (rng() % 2) q.region = kRegions[rng() % kRegions.size()];
+    if (rng() % 3 == 0) q.status = kAllStatuses[rng() % 4];
+    if (rng() % 3 == 0) q.tags = subset(kTags, rng() % 16);
+    if (rng() % 3 == 0) q.tools = subset(kTools, rng() % 8);
+    q.limit = 1000;
+    queries.push_back(q);
+  }
+  const auto answers = [&](const Registry& registry) {
+    QueryEngine engine(registry);
+    std::vector<std::vector<ServiceRecord>> out;
+    for (const auto& q : queries) {
+      out.emplace_back();
+      for (const auto& r : engine.discover(q).value().services) out.back().push_back(*r);
+    }
+    return out;
+  };
+  std::vector<std::vector<ServiceRecord>> before;
+  std::uint64_t index_before = 0;
+  {
+    auto storage = open_sqlite_storage(dir.path() / "discovery.db").value();
+    auto registry = Registry::open(*storage, test_options(clock)).value();
+    std::mt19937 gen(5);
+    for (int i = 0; i < 300; ++i) {
+      auto r = make_record(kCompanies[gen() % 4], "i-" + std::to_string(i), kRegions[gen() % 3]);
+      r.tags = subset(kTags, gen() % 16);
+      auto record = registry->register_service(r).value().record;
+      if (gen() % 3 == 0) registry->set_status(record->service_id, kAllStatuses[gen() % 4]).value();
+      if (gen() % 2 == 0) {
+        McpInfo info;
+        for (const auto& name : subset(kTools, gen() % 8)) info.tools.push_back({name, "", ""});
+        registry->set_mcp_info(record->service_id, info).value();
+      }
+      if (gen() % 10 == 0) registry->deregister(record->service_id).value();
+    }
+    before = answers(*registry);
+    index_before = registry->index();
+  }
+  auto storage = open_sqlite_storage(dir.path() / "discovery.db").value();
+  auto registry = Registry::open(*storage, test_options(clock)).value();
+  BOOST_TEST(registry->index() == index_before);
+  const auto after = answers(*registry);
+  BOOST_REQUIRE(after.size() == before.size());
+  std::size_t matches = 0;
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    BOOST_REQUIRE(after[i] == before[i]);
+    matches += after[i].size();
+  }
+  BOOST_TEST(matches > 100u);
+}
+
 BOOST_AUTO_TEST_CASE(each_single_filter_returns_exactly_its_records) {
   Fleet fleet(300);
   for (const auto& company : kCompanies) {

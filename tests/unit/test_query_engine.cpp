@@ -249,16 +249,19 @@ BOOST_AUTO_TEST_CASE(a_cursor_walk_under_concurrent_change_visits_each_stable_ma
   BOOST_REQUIRE(stable.size() > 50u);
 
   std::atomic<bool> done{false};
+  ThreadChecks checks;
   std::thread churn([&] {
     std::mt19937 rng(99);
     int i = 1000;
     std::vector<std::string> mine;
     while (!done) {
       // Other companies come and go, and acme gains and loses records of its own.
-      auto r = fleet.registry->register_service(make_record(rng() % 2 ? "acme" : "globex", "churn-" + std::to_string(i++))).value().record;
-      mine.push_back(r->service_id);
+      auto r = fleet.registry->register_service(make_record(rng() % 2 ? "acme" : "globex", "churn-" + std::to_string(i++)));
+      DISCOVERY_THREAD_CHECK(checks, r.has_value());
+      if (!r) continue;
+      mine.push_back(r->record->service_id);
       if (mine.size() > 20) {
-        BOOST_REQUIRE(!fleet.registry->deregister(mine.front()).has_error());
+        DISCOVERY_THREAD_CHECK(checks, !fleet.registry->deregister(mine.front()).has_error());
         mine.erase(mine.begin());
       }
     }
@@ -271,6 +274,7 @@ BOOST_AUTO_TEST_CASE(a_cursor_walk_under_concurrent_change_visits_each_stable_ma
   }
   done = true;
   churn.join();
+  BOOST_TEST(checks.failures().empty());
 }
 
 BOOST_AUTO_TEST_CASE(updates_move_records_between_index_entries) {

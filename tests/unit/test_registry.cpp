@@ -259,6 +259,9 @@ BOOST_AUTO_TEST_CASE(operator_status_is_an_indexed_status_event) {
   BOOST_REQUIRE(events.size() == 1u);
   BOOST_TEST((events[0].type == ChangeType::status));
   BOOST_TEST(events[0].index == 2u);
+  // The event carries the state before the change, for watchers whose filter it left.
+  BOOST_REQUIRE(events[0].previous != nullptr);
+  BOOST_TEST((events[0].previous->status == ServiceStatus::active));
   // Setting the same operator status again changes nothing.
   registry->set_status(r->service_id, ServiceStatus::maintenance).value();
   BOOST_TEST(events.size() == 1u);
@@ -496,6 +499,7 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_and_readers_keep_one_ordered_history) {
 
   constexpr int kWriters = 8;
   constexpr int kPerWriter = 150;
+  ThreadChecks checks;
   std::atomic<bool> done{false};
   std::atomic<int> reads{0};
   std::vector<std::thread> threads;
@@ -504,12 +508,13 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_and_readers_keep_one_ordered_history) {
       for (int i = 0; i < kPerWriter; ++i) {
         const std::string company = "c" + std::to_string(i % 5);
         auto r = registry->register_service(make_record(company, "w" + std::to_string(w) + "-" + std::to_string(i)));
-        BOOST_REQUIRE(r.has_value());
+        DISCOVERY_THREAD_CHECK(checks, r.has_value());
+        if (!r) continue;
         const auto id = r->record->service_id;
-        if (i % 3 == 0) BOOST_REQUIRE(registry->set_status(id, ServiceStatus::maintenance).has_value());
-        if (i % 4 == 0) BOOST_REQUIRE(registry->update(id, boost::json::parse(R"({"tags":["x","y"]})")).has_value());
-        if (i % 5 == 0) BOOST_REQUIRE(registry->report_health(id, {false, {}, "x", ""}).has_value());
-        if (i % 7 == 0) BOOST_REQUIRE(!registry->deregister(id).has_error());
+        if (i % 3 == 0) DISCOVERY_THREAD_CHECK(checks, registry->set_status(id, ServiceStatus::maintenance).has_value());
+        if (i % 4 == 0) DISCOVERY_THREAD_CHECK(checks, registry->update(id, boost::json::parse(R"({"tags":["x","y"]})")).has_value());
+        if (i % 5 == 0) DISCOVERY_THREAD_CHECK(checks, registry->report_health(id, {false, {}, "x", ""}).has_value());
+        if (i % 7 == 0) DISCOVERY_THREAD_CHECK(checks, !registry->deregister(id).has_error());
       }
     });
   }
@@ -520,8 +525,9 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_and_readers_keep_one_ordered_history) {
         q.company = "c1";
         q.limit = 50;
         auto page = engine.discover(q);
-        BOOST_REQUIRE(page.has_value());
-        for (const auto& s : page->services) BOOST_REQUIRE(s->company_name == "c1");
+        DISCOVERY_THREAD_CHECK(checks, page.has_value());
+        if (!page) continue;
+        for (const auto& s : page->services) DISCOVERY_THREAD_CHECK(checks, s->company_name == "c1");
         ++reads;
       }
     });
@@ -529,6 +535,7 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_and_readers_keep_one_ordered_history) {
   for (int w = 0; w < kWriters; ++w) threads[static_cast<std::size_t>(w)].join();
   done = true;
   for (std::size_t t = kWriters; t < threads.size(); ++t) threads[t].join();
+  BOOST_TEST(checks.failures().empty(), "failed in a thread: " << (checks.failures().empty() ? "" : checks.failures().front()));
 
   int removed_per_writer = 0, changes_per_writer = 0;
   for (int i = 0; i < kPerWriter; ++i) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <ostream>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -80,5 +81,25 @@ class FailingStorage : public StorageWrapper {
   }
   std::atomic<bool> failing{false};
 };
+
+// Boost.Test's assertions are not thread-safe: worker threads record failed
+// checks here and the test thread asserts that there were none.
+class ThreadChecks {
+ public:
+  void check(bool ok, const char* what, int line) {
+    if (ok) return;
+    std::lock_guard lock(mutex_);
+    if (failures_.size() < 20) failures_.push_back(std::string(what) + " (line " + std::to_string(line) + ")");
+  }
+  std::vector<std::string> failures() const {
+    std::lock_guard lock(mutex_);
+    return failures_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> failures_;
+};
+#define DISCOVERY_THREAD_CHECK(checks, condition) (checks).check((condition), #condition, __LINE__)
 
 }  // namespace discovery::testing

@@ -1,6 +1,7 @@
 // The whole public API of libdiscovery.
 #pragma once
 
+#include <discovery/auth.hpp>
 #include <discovery/clock.hpp>
 #include <discovery/error.hpp>
 #include <discovery/merge_patch.hpp>

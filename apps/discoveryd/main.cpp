@@ -1,42 +1,56 @@
-// discoveryd: opens the registry's store and keeps it open until SIGTERM.
-//
-// The HTTP API (API.md) is served from the `discovery::server` target, which
-// lands with the daemon issue; until then discoveryd opens and checks the
-// store, expires heartbeat TTLs, and reports what it holds.
+// discoveryd: the registry daemon. Reads its settings (flags > DISCOVERY_*
+// environment > --config file), opens the store, serves the REST API of
+// API.md, and drains gracefully on SIGTERM or SIGINT.
 #include <discovery/discovery.hpp>
+#include <discovery/server.hpp>
+
+#include "settings.hpp"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
-#include <optional>
-#include <string>
-#include <string_view>
 
 namespace {
 
-constexpr std::string_view kUsage = R"(usage: discoveryd [options]
+using namespace discovery;
+namespace fs = std::filesystem;
 
-Service discovery for MCP servers. Options (each also from the environment as
-DISCOVERY_<NAME>, e.g. DISCOVERY_DATA_DIR; a flag wins over the environment):
+constexpr const char* kSecretFile = "jwt-secret";
 
-  --data-dir DIR          where the SQLite database lives (default ./data)
-  --storage sqlite|memory sqlite keeps every acknowledged change across
-                          restarts; memory keeps nothing (default sqlite)
-  --listen HOST:PORT      address of the HTTP API (default 127.0.0.1:8080)
-  --help                  this text
-  --version               the version
-)";
-
-struct Settings {
-  std::string data_dir = "./data";
-  std::string storage = "sqlite";
-  std::string listen = "127.0.0.1:8080";
-};
-
-std::optional<std::string> env(const char* name) {
-  if (const char* v = std::getenv(name); v && *v) return std::string(v);
-  return std::nullopt;
+app::Settings make_settings() {
+  return app::Settings({
+      {"listen", "HOST:PORT", "127.0.0.1:8080", "address of the HTTP API; port 0 picks a free port"},
+      {"data-dir", "DIR", "./data", "SQLite database and generated key"},
+      {"storage", "sqlite|memory", "sqlite", "memory keeps nothing across restarts"},
+      {"jwt-secret-file", "FILE", "", "HS256 secret (trailing whitespace trimmed); default: DIR/jwt-secret, generated on first start"},
+      {"jwt-public-key-file", "FILE", "", "PEM public key accepting RS256 (RSA) or ES256 (P-256) tokens"},
+      {"jwt-issuer", "ISS", "", "accept only tokens with this iss"},
+      {"jwt-audience", "AUD", "", "accept only tokens whose aud contains this"},
+      {"probe-allow", "CIDR", "", "health-check targets allowed despite the deny list (health checker)", true},
+      {"min-check-interval", "DURATION", "1s", "shortest healthCheckConfig.interval a registration may ask for"},
+      {"uptime-window", "DURATION", "24h", "window of healthStatus.uptime"},
+      {"tls-cert", "FILE", "", "serve HTTPS with this certificate chain (PEM); needs --tls-key"},
+      {"tls-key", "FILE", "", "private key of --tls-cert (PEM)"},
+      {"config", "FILE", "", "JSON file with any of these settings, keys as the flag names"},
+      {"rate-limit", "RPS", "0", "requests per second per token subject, burst 2x; 0 = off (429 over it)"},
+      {"max-connections", "N", "20000", "open connections; beyond, 503 (the open-file limit is raised to fit)"},
+      {"max-body-bytes", "N", "1048576", "largest request body (413 beyond)"},
+      {"max-header-bytes", "N", "16384", "largest request header block (431 beyond)"},
+      {"max-watchers", "N", "10000", "open SSE watch streams (503 beyond)"},
+      {"max-wait", "DURATION", "5m", "longest long-poll ?wait= honoured"},
+      {"read-timeout", "DURATION", "30s", "time to receive a whole request"},
+      {"idle-timeout", "DURATION", "60s", "keep-alive connection idle time"},
+      {"io-threads", "N", "0", "HTTP io threads; 0 = one per core"},
+      {"metrics-auth", "", "", "require an emerald or diamond token for /metrics"},
+      {"log-level", "LEVEL", "info", "debug (one line per request), info, warn, error"},
+      {"help", "", "", "show this help"},
+      {"version", "", "", "show the version"},
+  });
 }
 
 int fail(const std::string& message) {
@@ -44,72 +58,206 @@ int fail(const std::string& message) {
   return 2;
 }
 
+template <class T>
+Result<T> number(const app::Settings& s, std::string_view name) {
+  const auto text = s.get(name);
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(text, &used);
+    if (used != text.size() || value < 0) throw std::invalid_argument("");
+    return static_cast<T>(value);
+  } catch (...) {
+    return invalid_argument("--" + std::string(name), "must be a non-negative number, not '" + text + "'");
+  }
+}
+
+Result<Duration> duration(const app::Settings& s, std::string_view name) {
+  auto d = parse_duration(s.get(name));
+  if (!d) return invalid_argument("--" + std::string(name), d.error().message);
+  return *d;
+}
+
+// Writes `content` to `path` readable by the owner only, atomically.
+Result<void> write_private_file(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    const mode_t old = ::umask(077);
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    ::umask(old);
+    if (!out) return unavailable("cannot write " + tmp.string());
+    out << content << "\n";
+    out.flush();
+    if (!out) return unavailable("cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace, ec);
+  fs::rename(tmp, path, ec);
+  if (ec) return unavailable("cannot create " + path.string() + ": " + ec.message());
+  return {};
+}
+
+// Lets the process hold as many sockets as --max-connections asks for.
+void raise_open_file_limit(std::size_t connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(connections + 256);
+  if (limit.rlim_cur >= want) return;
+  limit.rlim_cur = std::min(want, limit.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  Settings settings;
-  if (auto v = env("DISCOVERY_DATA_DIR")) settings.data_dir = *v;
-  if (auto v = env("DISCOVERY_STORAGE")) settings.storage = *v;
-  if (auto v = env("DISCOVERY_LISTEN")) settings.listen = *v;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const auto value = [&](std::string& out) -> bool {
-      if (i + 1 >= argc) return false;
-      out = argv[++i];
-      return true;
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (arg == "--version") {
-      std::cout << "discoveryd " << discovery::kVersion << "\n";
-      return 0;
-    } else if (arg == "--data-dir") {
-      if (!value(settings.data_dir)) return fail("--data-dir needs a directory");
-    } else if (arg == "--storage") {
-      if (!value(settings.storage)) return fail("--storage needs sqlite or memory");
-    } else if (arg == "--listen") {
-      if (!value(settings.listen)) return fail("--listen needs HOST:PORT");
-    } else {
-      return fail("unknown option " + std::string(arg) + " (see --help)");
-    }
+  auto settings = make_settings();
+  if (auto parsed = settings.parse(argc, argv); !parsed) return fail(parsed.error().to_string());
+  if (settings.flag("help")) {
+    std::cout << "usage: discoveryd [options]\n\n"
+                 "Service discovery for MCP servers: serves the REST API of API.md.\n"
+                 "Each option can also come from the environment or a --config file;\n"
+                 "a flag wins over the environment, which wins over the file.\n\n"
+              << settings.help()
+              << "\nOn first start without a key, a secret is generated in the data directory\n"
+                 "(mode 0600) and a diamond token is printed once; mint more with\n"
+                 "`discoveryctl token --sao LEVEL [--company C]`.\n";
+    return 0;
   }
-  if (settings.storage != "sqlite" && settings.storage != "memory")
-    return fail("--storage must be sqlite or memory, not '" + settings.storage + "'");
+  if (settings.flag("version")) {
+    std::cout << "discoveryd " << kVersion << "\n";
+    return 0;
+  }
 
-  // Block the stop signals before any thread starts, so that sigwait below
-  // receives them and no other thread is interrupted.
+  // Block the stop signals in every thread; the main thread waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
 
-  std::unique_ptr<discovery::Storage> storage;
-  if (settings.storage == "memory") {
-    storage = discovery::make_memory_storage();
+  ServerOptions server_options;
+  const auto listen = settings.get("listen");
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return fail("--listen must be HOST:PORT, not '" + listen + "'");
+  server_options.host = listen.substr(0, colon);
+  if (server_options.host.size() > 2 && server_options.host.front() == '[')
+    server_options.host = server_options.host.substr(1, server_options.host.size() - 2);
+  try {
+    const int port = std::stoi(listen.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("");
+    server_options.port = static_cast<std::uint16_t>(port);
+  } catch (...) {
+    return fail("--listen: port must be 0 to 65535 in '" + listen + "'");
+  }
+
+  const auto take = [&](auto result, auto& target) -> bool {
+    if (!result) {
+      std::cerr << "discoveryd: " << result.error().to_string() << "\n";
+      return false;
+    }
+    target = *result;
+    return true;
+  };
+  double rate = 0;
+  std::size_t max_connections = 0, max_body = 0, max_header = 0, max_watchers = 0;
+  unsigned io_threads = 0;
+  Duration max_wait{}, read_timeout{}, idle_timeout{}, min_interval{}, uptime_window{};
+  if (!take(number<double>(settings, "rate-limit"), rate) ||
+      !take(number<std::size_t>(settings, "max-connections"), max_connections) ||
+      !take(number<std::size_t>(settings, "max-body-bytes"), max_body) ||
+      !take(number<std::size_t>(settings, "max-header-bytes"), max_header) ||
+      !take(number<std::size_t>(settings, "max-watchers"), max_watchers) ||
+      !take(number<unsigned>(settings, "io-threads"), io_threads) ||
+      !take(duration(settings, "max-wait"), max_wait) || !take(duration(settings, "read-timeout"), read_timeout) ||
+      !take(duration(settings, "idle-timeout"), idle_timeout) ||
+      !take(duration(settings, "min-check-interval"), min_interval) ||
+      !take(duration(settings, "uptime-window"), uptime_window))
+    return 2;
+  server_options.rate_limit_rps = rate;
+  server_options.max_connections = max_connections;
+  server_options.max_body_bytes = max_body;
+  server_options.max_header_bytes = max_header;
+  server_options.max_watchers = max_watchers;
+  server_options.io_threads = io_threads;
+  server_options.max_wait = max_wait;
+  server_options.read_timeout = read_timeout;
+  server_options.idle_timeout = idle_timeout;
+  server_options.tls_cert_file = settings.get("tls-cert");
+  server_options.tls_key_file = settings.get("tls-key");
+  server_options.metrics_require_auth = settings.flag("metrics-auth");
+  const auto level = parse_log_level(settings.get("log-level"));
+  if (!level) return fail("--log-level must be debug, info, warn or error");
+  server_options.log_level = *level;
+  const auto storage_kind = settings.get("storage");
+  if (storage_kind != "sqlite" && storage_kind != "memory")
+    return fail("--storage must be sqlite or memory, not '" + storage_kind + "'");
+
+  const fs::path data_dir = settings.get("data-dir");
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) return fail("cannot create data directory " + data_dir.string() + ": " + ec.message());
+  fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+
+  // Keys. Without any configured, a generated secret in the data directory.
+  JwtOptions jwt;
+  jwt.issuer = settings.get("jwt-issuer");
+  jwt.audience = settings.get("jwt-audience");
+  std::optional<std::string> bootstrap_secret;
+  if (settings.has("jwt-public-key-file")) {
+    auto pem = app::read_file(settings.get("jwt-public-key-file"));
+    if (!pem) return fail("--jwt-public-key-file: " + pem.error().message);
+    jwt.public_key_pem = *pem;
+  }
+  fs::path secret_file = settings.has("jwt-secret-file") ? fs::path(settings.get("jwt-secret-file")) : data_dir / kSecretFile;
+  if (settings.has("jwt-secret-file") || !settings.has("jwt-public-key-file")) {
+    if (!settings.has("jwt-secret-file") && !fs::exists(secret_file)) {
+      const auto secret = generate_secret();
+      if (auto w = write_private_file(secret_file, secret); !w) return fail(w.error().message);
+      bootstrap_secret = secret;
+    }
+    auto bytes = app::read_file(secret_file.string());
+    if (!bytes) return fail("jwt secret: " + bytes.error().message);
+    jwt.hs256_secret = trim_secret(*bytes);
+    if (jwt.hs256_secret.empty()) return fail("jwt secret file " + secret_file.string() + " is empty");
+  }
+  auto verifier = JwtVerifier::create(jwt, system_clock());
+  if (!verifier) return fail(verifier.error().to_string());
+
+  std::unique_ptr<Storage> storage;
+  if (storage_kind == "memory") {
+    storage = make_memory_storage();
   } else {
-    std::error_code ec;
-    std::filesystem::create_directories(settings.data_dir, ec);
-    if (ec) return fail("cannot create data directory " + settings.data_dir + ": " + ec.message());
-    std::filesystem::permissions(settings.data_dir, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::replace, ec);
-    auto opened = discovery::open_sqlite_storage(std::filesystem::path(settings.data_dir) / "discovery.db");
+    auto opened = open_sqlite_storage(data_dir / "discovery.db");
     if (!opened) return fail(opened.error().to_string());
     storage = std::move(*opened);
   }
-  auto registry = discovery::Registry::open(*storage);
+  RegistryOptions registry_options;
+  registry_options.min_check_interval = min_interval;
+  registry_options.uptime_window = uptime_window;
+  auto registry = Registry::open(*storage, registry_options);
   if (!registry) return fail(registry.error().to_string());
 
-  std::cout << "discoveryd " << discovery::kVersion << ": opened " << storage->describe() << " ("
-            << (*registry)->size() << " services, index " << (*registry)->index() << ")\n"
-            << "discoveryd: the HTTP API on " << settings.listen
-            << " is not served by this build yet; stop with Ctrl-C or SIGTERM\n"
-            << std::flush;
+  raise_open_file_limit(max_connections);
+  auto server = Server::start(**registry, **verifier, server_options);
+  if (!server) return fail(server.error().to_string());
+
+  std::cout << "listening on " << (*server)->url() << "\n";
+  std::cout << "store " << storage->describe() << ": " << (*registry)->size() << " services, index "
+            << (*registry)->index() << "\n";
+  if (bootstrap_secret) {
+    Principal admin{"admin", SaoLevel::diamond, "", {}};
+    std::cout << "generated " << secret_file.string() << " (mode 0600); a diamond token, valid 24h:\n"
+              << mint_hs256_token(*bootstrap_secret, admin, system_clock().now(), std::chrono::hours{24},
+                                  jwt.issuer, jwt.audience)
+              << "\n";
+  }
+  std::cout << std::flush;
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::cout << "discoveryd: stopping on signal " << signal_number << "\n";
+  std::cerr << "discoveryd: stopping on " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << "\n";
+  (*server)->stop();
+  server->reset();
   registry->reset();
   return 0;
 }

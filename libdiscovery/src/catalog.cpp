@@ -303,6 +303,16 @@ std::uint64_t Catalog::index() const {
   return index_;
 }
 
+std::array<std::size_t, 4> Catalog::count_by_status() const {
+  std::shared_lock lock(mutex_);
+  std::array<std::size_t, 4> counts{};
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    auto it = postings_.find(posting_id(kStatus, static_cast<std::uint32_t>(i)));
+    counts[i] = it == postings_.end() ? 0 : it->second.size();
+  }
+  return counts;
+}
+
 std::vector<RecordPtr> Catalog::all() const {
   std::shared_lock lock(mutex_);
   std::vector<RecordPtr> out;

@@ -14,6 +14,7 @@
 #include <discovery/query_engine.hpp>
 #include <discovery/service_record.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -86,6 +87,7 @@ class Catalog {
   RecordPtr find(std::string_view company, std::string_view instance_id) const;
   std::size_t size() const;
   std::uint64_t index() const;
+  std::array<std::size_t, 4> count_by_status() const;
   // Every record, for tests and bulk export; unordered.
   std::vector<RecordPtr> all() const;
 

@@ -62,11 +62,10 @@ Result<void> set_once(std::string& target, const std::string& value, const std::
 
 }  // namespace
 
-Result<ParsedDiscoverRequest> parse_discover_query(std::string_view qs) {
+Result<std::vector<std::pair<std::string, std::string>>> parse_query_params(std::string_view qs) {
   if (qs.size() > kMaxQueryString)
     return invalid_argument("", "query string longer than " + std::to_string(kMaxQueryString) + " bytes");
-  ParsedDiscoverRequest out;
-  bool limit_seen = false;
+  std::vector<std::pair<std::string, std::string>> out;
   std::size_t pos = 0;
   while (pos < qs.size()) {
     std::size_t amp = qs.find('&', pos);
@@ -75,12 +74,21 @@ Result<ParsedDiscoverRequest> parse_discover_query(std::string_view qs) {
     pos = amp + 1;
     if (pair.empty()) continue;
     const std::size_t eq = pair.find('=');
-    auto name_r = percent_decode(pair.substr(0, eq), "query");
-    if (!name_r) return name_r.error();
-    const std::string name = std::move(*name_r);
-    auto value_r = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), name);
-    if (!value_r) return value_r.error();
-    const std::string& value = *value_r;
+    auto name = percent_decode(pair.substr(0, eq), "query");
+    if (!name) return name.error();
+    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), *name);
+    if (!value) return value.error();
+    out.emplace_back(std::move(*name), std::move(*value));
+  }
+  return out;
+}
+
+Result<ParsedDiscoverRequest> parse_discover_query(std::string_view qs) {
+  auto params = parse_query_params(qs);
+  if (!params) return params.error();
+  ParsedDiscoverRequest out;
+  bool limit_seen = false;
+  for (const auto& [name, value] : *params) {
 
     Result<void> r;
     if (name == "company") {

@@ -129,6 +129,7 @@ struct Registry::Impl {
   struct Applied {
     ChangeType type;
     RecordPtr record;
+    RecordPtr previous;
   };
   mutable std::mutex seq_mutex;
   mutable std::condition_variable seq_cv;
@@ -181,7 +182,7 @@ struct Registry::Impl {
       else catalog.upsert(a.record);
       catalog.set_index(applied);
       visible = applied;
-      ChangeEvent event{applied, a.type, a.record};
+      ChangeEvent event{applied, a.type, a.record, a.previous};
       for (auto& [id, callback] : subscribers) {
         try {
           callback(event);
@@ -201,7 +202,8 @@ struct Registry::Impl {
 
   // Writes `batch` plus the new state of the record durably; an indexed change
   // (event set) is then applied in index order, a routine one in place.
-  Result<RecordPtr> commit(ServiceRecord next, std::optional<ChangeType> event, WriteBatch batch) {
+  Result<RecordPtr> commit(ServiceRecord next, std::optional<ChangeType> event, WriteBatch batch,
+                           RecordPtr previous) {
     if (!event) {
       batch.upserts.push_back(next);
       if (auto r = storage.write(batch); !r) return r.error();
@@ -230,7 +232,7 @@ struct Registry::Impl {
       return written.error();
     }
     auto record = std::make_shared<const ServiceRecord>(std::move(next));
-    finish(index, Applied{*event, record});
+    finish(index, Applied{*event, record, std::move(previous)});
     return RecordPtr{record};
   }
 
@@ -253,7 +255,7 @@ struct Registry::Impl {
       finish(index, std::nullopt);
       return written.error();
     }
-    finish(index, Applied{ChangeType::remove, last});
+    finish(index, Applied{ChangeType::remove, last, last});
     return {};
   }
 
@@ -427,7 +429,7 @@ Result<RegisterResult> Registry::register_service(ServiceRecord candidate,
     return RegisterResult{existing, false};
   }
   next.last_updated = now;
-  auto committed = im.commit(std::move(next), ChangeType::upsert, std::move(batch));
+  auto committed = im.commit(std::move(next), ChangeType::upsert, std::move(batch), existing);
   if (!committed) return committed.error();
   im.arm_heartbeat(**committed, now);
   return RegisterResult{*committed, existing == nullptr};
@@ -473,7 +475,7 @@ Result<RecordPtr> Registry::update(std::string_view service_id, const boost::jso
   const TimePoint now = im.clock.now();
   next.last_updated = now;
   const bool ttl_changed = next.health_check_config.ttl != current->health_check_config.ttl;
-  auto committed = im.commit(std::move(next), ChangeType::upsert, std::move(batch));
+  auto committed = im.commit(std::move(next), ChangeType::upsert, std::move(batch), current);
   if (committed && ttl_changed) im.arm_heartbeat(**committed, now);
   return committed;
 }
@@ -493,7 +495,7 @@ Result<RecordPtr> Registry::set_status(std::string_view service_id, ServiceStatu
   next.status = status;
   next.status_cause = StatusCause::operator_set;
   next.last_updated = now;
-  auto committed = im.commit(std::move(next), ChangeType::status, std::move(batch));
+  auto committed = im.commit(std::move(next), ChangeType::status, std::move(batch), current);
   // An operator's "active" starts a fresh heartbeat TTL.
   if (committed && status == ServiceStatus::active) im.arm_heartbeat(**committed, now);
   return committed;
@@ -514,7 +516,7 @@ Result<HeartbeatResult> Registry::heartbeat(std::string_view service_id,
     next.last_updated = now;
     WriteBatch batch;
     im.add_audit(batch, context, "heartbeat", next);
-    auto committed = im.commit(std::move(next), ChangeType::status, std::move(batch));
+    auto committed = im.commit(std::move(next), ChangeType::status, std::move(batch), current);
     if (!committed) return committed.error();
     record = *committed;
   }
@@ -576,7 +578,7 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
   }
   if (event) next.last_updated = now;
   im.add_audit(batch, context, "health", next);
-  auto committed = im.commit(std::move(next), event, std::move(batch));
+  auto committed = im.commit(std::move(next), event, std::move(batch), current);
   if (!committed) return committed.error();
 
   std::lock_guard lock(im.health_mutex);
@@ -600,7 +602,7 @@ Result<RecordPtr> Registry::set_mcp_info(std::string_view service_id, McpInfo in
     event = ChangeType::upsert;
     next.last_updated = im.clock.now();
   }
-  return im.commit(std::move(next), event, WriteBatch{});
+  return im.commit(std::move(next), event, WriteBatch{}, current);
 }
 
 Result<void> Registry::deregister(std::string_view service_id, const RequestContext& context) {
@@ -666,7 +668,7 @@ std::size_t Registry::Impl::expire() {
     next.status = ServiceStatus::inactive;
     next.status_cause = StatusCause::heartbeat_ttl;
     next.last_updated = now;
-    if (commit(std::move(next), ChangeType::status, WriteBatch{})) ++changed;
+    if (commit(std::move(next), ChangeType::status, WriteBatch{}, *current)) ++changed;
   }
   return changed;
 }
@@ -679,6 +681,10 @@ std::uint64_t Registry::index() const {
 }
 
 std::size_t Registry::size() const { return impl_->catalog.size(); }
+
+std::array<std::size_t, 4> Registry::count_by_status() const {
+  return impl_->catalog.count_by_status();
+}
 
 std::uint64_t Registry::wait_for_index(std::uint64_t index, Duration timeout) const {
   std::unique_lock lock(impl_->seq_mutex);

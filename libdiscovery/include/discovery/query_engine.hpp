@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace discovery {
@@ -53,6 +54,10 @@ struct ParsedDiscoverRequest {
   std::optional<Duration> wait;
 };
 Result<ParsedDiscoverRequest> parse_discover_query(std::string_view query_string);
+
+// A URL query string as decoded (name, value) pairs in order; an error names
+// a parameter with a malformed percent-escape.
+Result<std::vector<std::pair<std::string, std::string>>> parse_query_params(std::string_view query_string);
 
 class QueryEngine {
  public:

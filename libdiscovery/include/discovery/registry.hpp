@@ -16,6 +16,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -54,10 +55,13 @@ enum class ChangeType : std::uint8_t { upsert, status, remove };
 std::string_view to_string(ChangeType type) noexcept;  // "upsert", "status", "delete"
 
 // One published change. For a removal, `record` is the last state.
+// `previous` is the state before the change (null for a new registration), so
+// a filtered watcher also learns of a record that stopped matching.
 struct ChangeEvent {
   std::uint64_t index = 0;
   ChangeType type = ChangeType::upsert;
   RecordPtr record;
+  RecordPtr previous;
 };
 
 struct RegisterResult {
@@ -166,6 +170,8 @@ class Registry {
   // The highest change index applied (visible to queries).
   std::uint64_t index() const;
   std::size_t size() const;
+  // Records per status, indexed by ServiceStatus (from the indexes, O(1)).
+  std::array<std::size_t, 4> count_by_status() const;
 
   // Blocks until index() > `index` or `timeout` passes; returns index().
   std::uint64_t wait_for_index(std::uint64_t index, Duration timeout) const;

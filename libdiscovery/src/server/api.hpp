@@ -1,0 +1,136 @@
+// The REST API of API.md as a function from request to response, with no
+// sockets: the HTTP session feeds it parsed requests and writes what it
+// returns. Long-polls and watches come back as descriptions the session
+// carries out asynchronously.
+//
+// Thread safety: handle() and the other methods may run on many threads.
+#pragma once
+
+#include <discovery/auth.hpp>
+#include <discovery/query_engine.hpp>
+#include <discovery/registry.hpp>
+#include <discovery/server.hpp>
+
+#include "log.hpp"
+#include "metrics.hpp"
+
+#include <boost/beast/http/verb.hpp>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace discovery::server {
+
+struct ApiRequest {
+  boost::beast::http::verb method = boost::beast::http::verb::get;
+  std::string_view target;         // path and query
+  std::string_view body;
+  std::string_view content_type;
+  std::string_view authorization;  // the Authorization header
+  std::string_view last_event_id;
+  std::string request_id;
+};
+
+struct ApiResponse {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string_view error_code;  // API.md's code when this is an error answer
+};
+
+// Discover with ?index=&wait=: answer once the index passes `index`.
+struct DiscoverWait {
+  DiscoverQuery query;
+  Principal principal;
+  std::uint64_t index = 0;
+  Duration wait{};
+};
+
+// GET .../watch: stream changes that match `filter`.
+struct WatchStart {
+  DiscoverQuery filter;
+  Principal principal;
+  std::optional<std::uint64_t> resume_after;  // Last-Event-ID
+};
+
+struct ApiResult {
+  Route route = Route::unknown;
+  std::variant<ApiResponse, DiscoverWait, WatchStart> outcome;
+};
+
+// Token buckets per subject: rate_rps sustained, 2 x rate_rps burst.
+class RateLimiter {
+ public:
+  explicit RateLimiter(double rate_rps) : rate_(rate_rps) {}
+  bool enabled() const { return rate_ > 0; }
+  // 0 when allowed, else seconds until a request would be (for Retry-After).
+  unsigned acquire(const std::string& subject);
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point updated;
+  };
+  double rate_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+class Api {
+ public:
+  Api(Registry& registry, const JwtVerifier& verifier, const ServerOptions& options,
+      Metrics& metrics, Logger& logger);
+
+  // Requests that may wait on storage (the session runs them off io threads).
+  static bool may_block(boost::beast::http::verb method);
+
+  ApiResult handle(const ApiRequest& request);
+
+  // The answer to a long-poll once its wait is over.
+  ApiResponse answer_discover(const DiscoverWait& wait) const;
+
+  // Whether a watcher with `filter` is told of `event` (the record matches
+  // now, or matched before the change).
+  static bool watch_matches(const WatchStart& watch, const ChangeEvent& event);
+  // The SSE frame for an event, as this principal may see it.
+  std::string watch_frame(const Principal& principal, const ChangeEvent& event) const;
+  // The same for a view chosen up front (full: with personalConfig/demoConfig).
+  static std::string watch_frame(bool full_view, const ChangeEvent& event);
+  // Every currently matching record as upsert frames at the current index:
+  // what a watcher gets when its Last-Event-ID is older than what is retained.
+  std::vector<std::string> watch_snapshot(const WatchStart& watch, std::uint64_t& index) const;
+
+  static ApiResponse error_response(const Error& error);
+  const Authorizer& authorizer() const { return authorizer_; }
+  Registry& registry() { return registry_; }
+
+  // Set while the server drains: /ready answers 503.
+  void set_draining() { draining_ = true; }
+
+ private:
+  Result<Principal> authenticate(const ApiRequest& request) const;
+  boost::json::object record_view(const Principal& principal, const ServiceRecord& record) const;
+  ApiResponse discover_page(const Principal& principal, const DiscoverQuery& query) const;
+  ApiResult route(const ApiRequest& request, std::string_view path, std::string_view query,
+                  Principal* principal_out);
+
+  Registry& registry_;
+  const JwtVerifier& verifier_;
+  const ServerOptions& options_;
+  Metrics& metrics_;
+  Logger& logger_;
+  Authorizer authorizer_;
+  QueryEngine engine_;
+  RateLimiter limiter_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace discovery::server

@@ -1,0 +1,118 @@
+#include "metrics.hpp"
+
+#include <cstdio>
+
+namespace discovery::server {
+
+std::string_view route_name(Route route) noexcept {
+  switch (route) {
+    case Route::register_service: return "register";
+    case Route::discover: return "discover";
+    case Route::watch: return "watch";
+    case Route::get: return "get";
+    case Route::update: return "update";
+    case Route::deregister: return "deregister";
+    case Route::set_status: return "status";
+    case Route::get_health: return "health_get";
+    case Route::report_health: return "health_report";
+    case Route::heartbeat: return "heartbeat";
+    case Route::audit: return "audit";
+    case Route::health: return "health";
+    case Route::ready: return "ready";
+    case Route::metrics: return "metrics";
+    case Route::openapi: return "openapi";
+    case Route::unknown:
+    case Route::kCount: break;
+  }
+  return "unknown";
+}
+
+void Histogram::observe(double seconds) noexcept {
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void Histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  char number[64];
+  std::uint64_t cumulative = 0;
+  const std::string sep = labels.empty() ? "" : ",";
+  for (std::size_t i = 0; i <= kBounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    if (i < kBounds.size()) std::snprintf(number, sizeof number, "%g", kBounds[i]);
+    out += std::string(name) + "_bucket{" + std::string(labels) + sep + "le=\"" +
+           (i < kBounds.size() ? std::string(number) : std::string("+Inf")) + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  std::snprintf(number, sizeof number, "%.6f",
+                static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
+  const std::string braces = labels.empty() ? "" : "{" + std::string(labels) + "}";
+  out += std::string(name) + "_sum" + braces + " " + number + "\n";
+  out += std::string(name) + "_count" + braces + " " +
+         std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
+}
+
+std::size_t Metrics::status_slot(unsigned status) noexcept {
+  for (std::size_t i = 0; i + 1 < kStatuses.size(); ++i)
+    if (kStatuses[i] == status) return i;
+  return kStatuses.size() - 1;
+}
+
+void Metrics::observe_request(Route route, unsigned status, double seconds) noexcept {
+  const auto r = static_cast<std::size_t>(route);
+  requests_[r][status_slot(status)].fetch_add(1, std::memory_order_relaxed);
+  latency_[r].observe(seconds);
+}
+
+std::string Metrics::render(const Registry& registry) const {
+  std::string out;
+  out.reserve(16384);
+  out += "# HELP discovery_http_requests_total HTTP requests by route and status.\n"
+         "# TYPE discovery_http_requests_total counter\n";
+  for (std::size_t r = 0; r < kRoutes; ++r) {
+    for (std::size_t s = 0; s < kStatuses.size(); ++s) {
+      const auto n = requests_[r][s].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out += "discovery_http_requests_total{route=\"" + std::string(route_name(static_cast<Route>(r))) +
+             "\",status=\"" + (kStatuses[s] ? std::to_string(kStatuses[s]) : std::string("other")) +
+             "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  out += "# HELP discovery_http_request_duration_seconds Time from a request's arrival to its response.\n"
+         "# TYPE discovery_http_request_duration_seconds histogram\n";
+  for (std::size_t r = 0; r < kRoutes; ++r)
+    latency_[r].render(out, "discovery_http_request_duration_seconds",
+                       "route=\"" + std::string(route_name(static_cast<Route>(r))) + "\"");
+  out += "# HELP discovery_durable_write_duration_seconds Time for a mutating request to be durable (storage commit included).\n"
+         "# TYPE discovery_durable_write_duration_seconds histogram\n";
+  storage_write_.render(out, "discovery_durable_write_duration_seconds", "");
+
+  const auto counts = registry.count_by_status();
+  out += "# HELP discovery_services Registered services by status.\n"
+         "# TYPE discovery_services gauge\n";
+  for (auto status : kAllStatuses)
+    out += "discovery_services{status=\"" + std::string(to_string(status)) + "\"} " +
+           std::to_string(counts[static_cast<std::size_t>(status)]) + "\n";
+  const auto gauge = [&](std::string_view name, std::string_view help, std::string_view type,
+                         long long value) {
+    out += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
+           std::string(name) + " " + std::string(type) + "\n" + std::string(name) + " " +
+           std::to_string(value) + "\n";
+  };
+  gauge("discovery_index", "The registry's change index.", "gauge",
+        static_cast<long long>(registry.index()));
+  gauge("discovery_connections", "Open HTTP connections.", "gauge", connections.load());
+  gauge("discovery_watchers", "Open SSE watch streams.", "gauge", watchers.load());
+  gauge("discovery_long_polls", "Discover requests waiting for a change.", "gauge", long_polls.load());
+  gauge("discovery_watchers_dropped_total", "Watch streams closed for falling behind.", "counter",
+        static_cast<long long>(watchers_dropped.load()));
+  gauge("discovery_connections_refused_total", "Connections refused over --max-connections.",
+        "counter", static_cast<long long>(connections_refused.load()));
+  gauge("discovery_rate_limited_total", "Requests answered 429.", "counter",
+        static_cast<long long>(rate_limited.load()));
+  return out;
+}
+
+}  // namespace discovery::server

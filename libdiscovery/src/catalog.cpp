@@ -69,15 +69,12 @@ void PostingList::insert(const Posting& posting) {
   }
 }
 
-void PostingList::assign_sorted(std::vector<Posting> sorted) {
-  chunks_.clear();
-  size_ = sorted.size();
-  for (std::size_t i = 0; i < sorted.size(); i += kChunk) {
-    auto& chunk = chunks_.emplace_back();
-    chunk.reserve(2 * kChunk);
-    chunk.assign(sorted.begin() + static_cast<std::ptrdiff_t>(i),
-                 sorted.begin() + static_cast<std::ptrdiff_t>(std::min(sorted.size(), i + kChunk)));
-  }
+void PostingList::append(const Posting& posting) {
+  // Chunks are filled to kChunk, leaving room for later inserts to grow
+  // them to 2 x kChunk before a split.
+  if (chunks_.empty() || chunks_.back().size() >= kChunk) chunks_.emplace_back().reserve(kChunk);
+  chunks_.back().push_back(posting);
+  ++size_;
 }
 
 void PostingList::erase(const ServiceKey& key) {
@@ -194,24 +191,37 @@ void Catalog::unindex_slot(std::uint32_t slot_id) {
 
 void Catalog::bulk_load(std::vector<RecordPtr> records) {
   std::unique_lock lock(mutex_);
-  std::unordered_map<std::uint64_t, std::vector<Posting>> lists;
+  if (!by_key_.empty()) {
+    // Not the start-up case: index one by one.
+    lock.unlock();
+    for (auto& record : records) upsert(std::move(record));
+    return;
+  }
+  // Visiting the records in serviceId order appends to every posting list in
+  // order: no list is sorted or copied, each is built once in its chunks.
+  std::vector<std::pair<ServiceKey, RecordPtr>> keyed;
+  keyed.reserve(records.size());
+  for (auto& record : records)
+    if (auto key = parse_service_key(record->service_id)) keyed.emplace_back(*key, std::move(record));
+  records = {};
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  slots_.reserve(keyed.size());
+  by_key_.reserve(keyed.size());
+  by_identity_.reserve(keyed.size());
+  PostingList& all = postings_[posting_id(kAll, 0)];
   const auto add = [&](Field field, std::uint32_t value, const Posting& p) {
-    lists[posting_id(field, value)].push_back(p);
+    postings_[posting_id(field, value)].append(p);
   };
-  slots_.reserve(slots_.size() + records.size());
-  by_key_.reserve(by_key_.size() + records.size());
-  by_identity_.reserve(by_identity_.size() + records.size());
-  for (auto& record : records) {
-    const auto key = parse_service_key(record->service_id);
-    if (!key || by_key_.count(*key)) continue;
+  for (auto& [key, record] : keyed) {
+    if (!by_key_.emplace(key, static_cast<std::uint32_t>(slots_.size())).second) continue;
     const auto slot_id = static_cast<std::uint32_t>(slots_.size());
     Slot& slot = slots_.emplace_back();
-    slot.key = *key;
+    slot.key = key;
     fill_slot(slot, record);
-    by_key_.emplace(*key, slot_id);
     by_identity_.emplace(identity(record->company_name, record->instance_id), slot_id);
     const Posting p{slot.key, slot_id};
-    add(kAll, 0, p);
+    all.append(p);
     add(kCompany, slot.company, p);
     if (slot.region != kNone) add(kRegion, slot.region, p);
     if (slot.environment != kNone) add(kEnvironment, slot.environment, p);
@@ -220,16 +230,6 @@ void Catalog::bulk_load(std::vector<RecordPtr> records) {
     for (auto id : slot.capabilities) add(kCapability, id, p);
     for (auto id : slot.tags) add(kTag, id, p);
     for (auto id : slot.tools) add(kTool, id, p);
-  }
-  for (auto& [id, list] : lists) {
-    // Merge with anything already indexed, then sort once.
-    PostingList& target = postings_[id];
-    target.scan_after(std::nullopt, [&](const Posting& p) {
-      list.push_back(p);
-      return true;
-    });
-    std::sort(list.begin(), list.end(), [](const Posting& a, const Posting& b) { return a.key < b.key; });
-    target.assign_sorted(std::move(list));
   }
 }
 

@@ -51,8 +51,8 @@ struct Posting {
 class PostingList {
  public:
   void insert(const Posting& posting);
-  // Replaces the contents with `sorted` (ascending keys, no duplicates).
-  void assign_sorted(std::vector<Posting> sorted);
+  // Appends a posting whose key is above every key held (bulk loading).
+  void append(const Posting& posting);
   void erase(const ServiceKey& key);
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

@@ -25,7 +25,7 @@ class MemoryStorage final : public Storage {
     std::lock_guard lock(mutex_);
     LoadedState state;
     state.records.reserve(records_.size());
-    for (const auto& [id, record] : records_) state.records.push_back(record);
+    for (const auto& [id, record] : records_) state.records.push_back(std::make_shared<const ServiceRecord>(record));
     state.last_index = last_index_;
     for (const auto& transition : transitions_) {
       if (transition.at >= transitions_since) state.transitions.push_back(transition);

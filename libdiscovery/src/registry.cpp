@@ -333,19 +333,15 @@ Result<std::unique_ptr<Registry>> Registry::open(Storage& storage, RegistryOptio
   auto loaded = storage.load(now - impl->options.uptime_window);
   if (!loaded) return loaded.error();
   std::uint64_t max_index = loaded->last_index;
-  std::vector<RecordPtr> records;
-  records.reserve(loaded->records.size());
-  for (auto& record : loaded->records) {
-    if (!detail::parse_service_key(record.service_id))
+  for (const auto& record : loaded->records) {
+    if (!detail::parse_service_key(record->service_id))
       return internal_error(storage.describe() + ": stored record has a malformed serviceId '" +
-                            record.service_id.substr(0, 64) + "'");
-    max_index = std::max(max_index, record.modify_index);
-    auto ptr = std::make_shared<const ServiceRecord>(std::move(record));
+                            record->service_id.substr(0, 64) + "'");
+    max_index = std::max(max_index, record->modify_index);
     // Heartbeats are not persisted: after a restart every TTL starts afresh.
-    if (ptr->health_check_config.ttl) impl->arm_heartbeat(*ptr, now);
-    records.push_back(std::move(ptr));
+    if (record->health_check_config.ttl) impl->arm_heartbeat(*record, now);
   }
-  loaded->records = {};
+  auto records = std::move(loaded->records);
   impl->catalog.bulk_load(std::move(records));
   for (const auto& t : loaded->transitions) {
     if (!impl->catalog.get(t.service_id)) continue;

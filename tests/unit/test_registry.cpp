@@ -469,7 +469,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_is_reported_and_changes_nothing) {
   BOOST_TEST(registry->find("acme", "b").has_error());
   auto stored = inner->load(TimePoint{}).value();
   BOOST_REQUIRE(stored.records.size() == 1u);
-  BOOST_TEST(stored.records[0] == *r);
+  BOOST_TEST(*stored.records[0] == *r);
 
   // Once the disk has room again, writes go through; the index skips the failed ones.
   storage.failing = false;

@@ -54,7 +54,8 @@ struct WriteBatch {
 };
 
 struct LoadedState {
-  std::vector<ServiceRecord> records;
+  // Shared from the start: a million records are loaded once, not copied.
+  std::vector<RecordPtr> records;
   std::uint64_t last_index = 0;
   std::vector<HealthTransition> transitions;  // at or after the `since` given to load()
 };

@@ -137,6 +137,9 @@ struct Registry::Impl {
   std::uint64_t applied = 0;  // every index <= this is finished
   std::uint64_t visible = 0;  // the last index that changed something
   std::map<std::uint64_t, std::optional<Applied>> finished;
+  // Writers waiting for their index to be applied, each woken alone.
+  std::map<std::uint64_t, std::condition_variable*> sleepers;
+  std::size_t index_waiters = 0;  // threads in wait_for_index
   std::map<std::uint64_t, std::function<void(const ChangeEvent&)>> subscribers;
   std::uint64_t next_subscriber = 1;
   std::deque<ChangeEvent> retained;
@@ -173,15 +176,21 @@ struct Registry::Impl {
   void finish(std::uint64_t index, std::optional<Applied> change) {
     std::unique_lock lock(seq_mutex);
     finished.emplace(index, std::move(change));
+    bool visible_moved = false;
     while (!finished.empty() && finished.begin()->first == applied + 1) {
       auto node = finished.extract(finished.begin());
       applied = node.key();
+      if (auto sleeper = sleepers.find(applied); sleeper != sleepers.end()) {
+        sleeper->second->notify_one();
+        sleepers.erase(sleeper);
+      }
       if (!node.mapped()) continue;  // the write failed: a gap in the index, nothing changed
       const Applied& a = *node.mapped();
       if (a.type == ChangeType::remove) catalog.remove(a.record->service_id);
       else catalog.upsert(a.record);
       catalog.set_index(applied);
       visible = applied;
+      visible_moved = true;
       ChangeEvent event{applied, a.type, a.record, a.previous};
       for (auto& [id, callback] : subscribers) {
         try {
@@ -196,8 +205,11 @@ struct Registry::Impl {
         retained.pop_front();
       }
     }
-    seq_cv.notify_all();
-    seq_cv.wait(lock, [&] { return applied >= index; });
+    if (visible_moved && index_waiters > 0) seq_cv.notify_all();
+    if (applied >= index) return;
+    std::condition_variable mine;
+    sleepers.emplace(index, &mine);
+    mine.wait(lock, [&] { return applied >= index; });
   }
 
   // Writes `batch` plus the new state of the record durably; an indexed change
@@ -684,7 +696,9 @@ std::array<std::size_t, 4> Registry::count_by_status() const {
 
 std::uint64_t Registry::wait_for_index(std::uint64_t index, Duration timeout) const {
   std::unique_lock lock(impl_->seq_mutex);
+  ++impl_->index_waiters;
   impl_->seq_cv.wait_for(lock, timeout, [&] { return impl_->visible > index || impl_->closing; });
+  --impl_->index_waiters;
   return impl_->visible;
 }
 

@@ -396,6 +396,9 @@ struct Request {
 
   Result<void> result;
   bool done = false;  // guarded by SqliteStorage::queue_mutex_
+  // Each caller is woken alone: waking every waiter on each commit costs
+  // more context switches than the commit itself with many writers.
+  std::condition_variable done_cv;
 };
 
 // Thread safety: write(), prune(), health_transitions(), audit_entries() and
@@ -467,7 +470,6 @@ class SqliteStorage final : public Storage {
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;  // the writer waits for work
-  std::condition_variable done_cv_;   // callers wait for their result
   std::deque<Request*> queue_;        // guarded by queue_mutex_
   bool stopping_ = false;             // guarded by queue_mutex_
   std::thread writer_thread_;
@@ -663,7 +665,7 @@ Result<void> SqliteStorage::enqueue_and_wait(Request& request) {
   if (stopping_) return unavailable("sqlite: " + path_ + " is closed");
   queue_.push_back(&request);
   queue_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return request.done; });
+  request.done_cv.wait(lock, [&] { return request.done; });
   return std::move(request.result);
 }
 
@@ -707,9 +709,11 @@ void SqliteStorage::writer_loop() {
 
     {
       std::lock_guard lock(queue_mutex_);
-      for (Request* request : group) request->done = true;
+      for (Request* request : group) {
+        request->done = true;
+        request->done_cv.notify_one();
+      }
     }
-    done_cv_.notify_all();
   }
 }
 

@@ -119,7 +119,7 @@ std::uint32_t Catalog::Dictionary::intern(const std::string& value) {
 }
 
 std::uint32_t Catalog::Dictionary::lookup(std::string_view value) const {
-  auto it = ids.find(std::string(value));
+  auto it = ids.find(value);
   return it == ids.end() ? kNone : it->second;
 }
 

@@ -106,8 +106,14 @@ class Catalog {
   };
 
   // Interned values of one field: the same string always gets the same id.
+  // Hashes std::string and std::string_view alike, so lookups by a view
+  // allocate nothing.
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
   struct Dictionary {
-    std::unordered_map<std::string, std::uint32_t> ids;
+    std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> ids;
     std::uint32_t intern(const std::string& value);
     std::uint32_t lookup(std::string_view value) const;  // kNone when unknown
   };

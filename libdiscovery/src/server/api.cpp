@@ -151,15 +151,25 @@ json::object Api::record_view(const Principal& principal, const ServiceRecord& r
 ApiResponse Api::discover_page(const Principal& principal, const DiscoverQuery& query) const {
   auto page = engine_.discover(query);
   if (!page) return error_response(page.error());
-  json::array services;
-  services.reserve(page->services.size());
-  for (const auto& r : page->services) services.push_back(record_view(principal, *r));
-  json::object body;
-  body["count"] = services.size();
-  body["services"] = std::move(services);
-  body["nextCursor"] = page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr);
-  body["index"] = page->index;
-  auto response = json_response(200, body);
+  // Records are spliced in as cached text: an unchanged record is never
+  // converted or serialized again.
+  ApiResponse response;
+  std::string& body = response.body;
+  body.reserve(64 + page->services.size() * 1024);
+  body += "{\"count\":";
+  body += std::to_string(page->services.size());
+  body += ",\"services\":[";
+  for (std::size_t i = 0; i < page->services.size(); ++i) {
+    const auto& r = page->services[i];
+    if (i) body.push_back(',');
+    const auto view = authorizer_.may_manage(principal, r->company_name) ? JsonView::full : JsonView::redacted;
+    body += *json_cache_.get(r, view);
+  }
+  body += "],\"nextCursor\":";
+  body += page->next_cursor ? json::serialize(json::value(*page->next_cursor)) : std::string("null");
+  body += ",\"index\":";
+  body += std::to_string(page->index);
+  body += "}";
   response.headers.emplace_back("X-Discovery-Index", std::to_string(page->index));
   return response;
 }

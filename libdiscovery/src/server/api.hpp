@@ -11,6 +11,7 @@
 #include <discovery/registry.hpp>
 #include <discovery/server.hpp>
 
+#include "json_cache.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -130,6 +131,7 @@ class Api {
   Authorizer authorizer_;
   QueryEngine engine_;
   RateLimiter limiter_;
+  mutable JsonCache json_cache_;
   std::atomic<bool> draining_{false};
 };
 

@@ -1,0 +1,51 @@
+#include "json_cache.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <functional>
+
+namespace discovery::server {
+
+std::shared_ptr<const std::string> JsonCache::get(const RecordPtr& record, JsonView view) {
+  const bool full = view != JsonView::redacted;
+  Shard& shard = shards_[std::hash<const ServiceRecord*>{}(record.get()) % kShards];
+  {
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.entries.find(record.get());
+    if (it != shard.entries.end() && it->second.record.lock() == record) {
+      auto& text = full ? it->second.full : it->second.redacted;
+      if (text) return text;
+    }
+  }
+  // Render outside the lock; two threads may both render once, harmlessly.
+  auto text = std::make_shared<const std::string>(boost::json::serialize(to_json(*record, view)));
+  std::lock_guard lock(shard.mutex);
+  auto [it, inserted] = shard.entries.try_emplace(record.get());
+  if (!inserted && it->second.record.lock() != record) {
+    // A dead record's slot reused by a new one at the same address.
+    shard.bytes -= (it->second.full ? it->second.full->size() : 0) +
+                   (it->second.redacted ? it->second.redacted->size() : 0);
+    it->second = Entry{};
+    inserted = true;
+  }
+  if (inserted) {
+    it->second.record = record;
+    shard.order.push_back(record.get());
+  }
+  auto& slot = full ? it->second.full : it->second.redacted;
+  if (!slot) {
+    slot = text;
+    shard.bytes += text->size();
+  }
+  while (shard.bytes > shard_bytes_ && !shard.order.empty()) {
+    auto victim = shard.entries.find(shard.order.front());
+    shard.order.pop_front();
+    if (victim == shard.entries.end() || victim->first == record.get()) continue;
+    shard.bytes -= (victim->second.full ? victim->second.full->size() : 0) +
+                   (victim->second.redacted ? victim->second.redacted->size() : 0);
+    shard.entries.erase(victim);
+  }
+  return slot;
+}
+
+}  // namespace discovery::server

@@ -1,0 +1,46 @@
+// Serialized JSON of records, rendered once per record version and view and
+// shared by every answer that includes it. Records are immutable, so an entry
+// is valid as long as its record is alive: a weak_ptr tells (a pointer alone
+// could be reused by a later record).
+//
+// Thread safety: all methods may be called concurrently. The cache is split
+// in shards, each with its own mutex held only for a lookup or an insert.
+#pragma once
+
+#include <discovery/record_json.hpp>
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace discovery::server {
+
+class JsonCache {
+ public:
+  // `max_bytes` bounds the serialized text held; the oldest entries of a
+  // shard go first.
+  explicit JsonCache(std::size_t max_bytes = 256u << 20) : shard_bytes_(max_bytes / kShards) {}
+
+  // The record serialized in `view` (JsonView::full or JsonView::redacted).
+  std::shared_ptr<const std::string> get(const RecordPtr& record, JsonView view);
+
+ private:
+  static constexpr std::size_t kShards = 64;
+  struct Entry {
+    std::weak_ptr<const ServiceRecord> record;
+    std::shared_ptr<const std::string> full, redacted;
+  };
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<const ServiceRecord*, Entry> entries;
+    std::deque<const ServiceRecord*> order;  // insertion order, for eviction
+    std::size_t bytes = 0;
+  };
+  std::size_t shard_bytes_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace discovery::server

@@ -61,6 +61,7 @@ Result<void> Settings::parse(int argc, char** argv, std::vector<std::string>* po
 
   std::map<std::string, std::vector<std::string>, std::less<>> from_env;
   for (const auto& spec : specs_) {
+    if (spec.command_line_only) continue;
     if (const char* v = std::getenv(env_name(spec.name).c_str()); v && *v) {
       if (spec.repeatable) {
         std::stringstream ss(v);
@@ -84,7 +85,7 @@ Result<void> Settings::parse(int argc, char** argv, std::vector<std::string>* po
     if (ec || !doc.is_object()) return invalid_argument("--config", config_path + " is not a JSON object");
     for (const auto& [key, value] : doc.as_object()) {
       const SettingSpec* spec = find(key);
-      if (!spec || spec->name == "config") return invalid_argument(std::string(key), "unknown key in " + config_path);
+      if (!spec || spec->name == "config" || spec->command_line_only) return invalid_argument(std::string(key), "unknown key in " + config_path);
       auto to_text = [&](const boost::json::value& v) -> std::optional<std::string> {
         if (v.is_string()) return std::string(v.as_string());
         if (v.is_bool()) return v.as_bool() ? "true" : "false";
@@ -152,7 +153,8 @@ std::string Settings::help() const {
     out += left + s.help;
     if (!s.default_value.empty()) out += " (default " + s.default_value + ")";
     if (s.repeatable) out += " [repeatable]";
-    out += "\n" + std::string(34, ' ') + "env " + env_name(s.name) + "\n";
+    out += "\n";
+    if (!s.command_line_only) out += std::string(34, ' ') + "env " + env_name(s.name) + "\n";
   }
   return out;
 }

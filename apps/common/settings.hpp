@@ -19,6 +19,7 @@ struct SettingSpec {
   std::string default_value; // shown in --help; empty = none
   std::string help;
   bool repeatable = false;
+  bool command_line_only = false;  // --help, --version: no environment or config key
 };
 
 class Settings {

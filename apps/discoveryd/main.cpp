@@ -48,8 +48,8 @@ app::Settings make_settings() {
       {"io-threads", "N", "0", "HTTP io threads; 0 = one per core"},
       {"metrics-auth", "", "", "require an emerald or diamond token for /metrics"},
       {"log-level", "LEVEL", "info", "debug (one line per request), info, warn, error"},
-      {"help", "", "", "show this help"},
-      {"version", "", "", "show the version"},
+      {"help", "", "", "show this help", false, true},
+      {"version", "", "", "show the version", false, true},
   });
 }
 

@@ -227,7 +227,8 @@ ApiResult Api::handle(const ApiRequest& request) {
       const std::string code(response->error_code.empty() ? "error" : response->error_code);
       std::string service_id;
       if (path.size() > kServicesPrefix.size() && path.substr(0, kServicesPrefix.size()) == kServicesPrefix) {
-        service_id = std::string(path.substr(kServicesPrefix.size()).substr(0, 36));
+        const auto rest = path.substr(kServicesPrefix.size());
+        service_id = std::string(rest.substr(0, std::min<std::size_t>(rest.find('/'), 128)));
         if (service_id == "register") service_id.clear();
       }
       AuditEntry entry{registry_.clock().now(), request.request_id, principal.subject,
@@ -382,7 +383,9 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         else watch.filter.company = std::string(scope);
       }
       std::string_view resume = request.last_event_id;
-      if (resume.empty() && parsed->wait_index) watch.resume_after = parsed->wait_index;
+      // Without a resume point the stream starts at the index of this
+      // request, so a change made while the stream is being set up is not lost.
+      watch.resume_after = parsed->wait_index ? *parsed->wait_index : registry_.index();
       if (!resume.empty()) {
         std::uint64_t index = 0;
         const auto [end, ec] = std::from_chars(resume.data(), resume.data() + resume.size(), index);

@@ -197,6 +197,13 @@ class HttpSession {
   void dispatch(server::ApiResult result) {
     route_ = result.route;
     if (auto* response = std::get_if<ApiResponse>(&result.outcome)) return send(std::move(*response));
+    if (head_) {
+      // HEAD never waits or streams: the headers of the answer, no body.
+      if (auto* wait = std::get_if<server::DiscoverWait>(&result.outcome)) return send(server_.api.answer_discover(*wait));
+      ApiResponse r;
+      r.content_type = "text/event-stream";
+      return send(std::move(r));
+    }
     if (auto* wait = std::get_if<server::DiscoverWait>(&result.outcome)) return start_wait(std::move(*wait));
     start_watch(std::move(std::get<server::WatchStart>(result.outcome)));
   }
@@ -331,7 +338,11 @@ class HttpSession {
     auto sink = std::make_shared<Sink>(derived().shared_from_this(), *watch_);
     watcher_id_ = server_.hub.add_watcher(sink);
     if (watch_->resume_after) {
-      auto replay = server_.registry.events_since(*watch_->resume_after);
+      // A resume point beyond the registry's index (a restarted daemon that
+      // kept nothing) is treated like one too old: resynchronise.
+      auto replay = *watch_->resume_after <= server_.registry.index()
+                        ? server_.registry.events_since(*watch_->resume_after)
+                        : std::nullopt;
       if (replay) {
         for (const auto& event : *replay)
           if (Api::watch_matches(*watch_, event)) enqueue(event.index, server_.api.watch_frame(watch_->principal, event));

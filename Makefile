@@ -23,9 +23,15 @@ build: deps
 	@cmake --preset dev >/dev/null
 	@cmake --build --preset dev -j $(JOBS)
 
+# On first start discoveryd creates the key and prints a diamond token; on
+# later starts the token is minted here from the same key.
 run: build
 	@mkdir -p $(DATA_DIR)
-	./build/dev/apps/discoveryd/discoveryd --listen $(LISTEN) --data-dir $(DATA_DIR)
+	@if [ -f $(DATA_DIR)/jwt-secret ]; then \
+	  echo "admin token (diamond, valid 24h):"; \
+	  ./build/dev/apps/discoveryctl/discoveryctl token --sao diamond --subject admin --ttl 24h --data-dir $(DATA_DIR); \
+	fi
+	exec ./build/dev/apps/discoveryd/discoveryd --listen $(LISTEN) --data-dir $(DATA_DIR)
 
 test: test-dev test-asan test-tsan
 
@@ -46,6 +52,7 @@ bench: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 	benchmarks/run.sh build/release
+	benchmarks/http/run.sh build/release
 
 clean:
 	rm -rf build

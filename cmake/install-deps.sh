@@ -11,6 +11,14 @@ packages=(
   libbenchmark-dev
 )
 
+# The test suites also need Python with venv (pytest comes from PyPI into a
+# virtual environment) and Node.js with npm (the OpenAPI validators).
+python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
+command -v python3 >/dev/null || packages+=(python3)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+packages+=(curl)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 // Parsing of the discover query string (API.md, "Discover").
 #include <discovery/query_engine.hpp>
 
+#include <cctype>
 #include <charconv>
 
 namespace discovery {
@@ -36,13 +37,49 @@ Result<std::string> percent_decode(std::string_view in, std::string_view name) {
   return out;
 }
 
+// The patterns a record's values must match (record_json.cpp): a filter
+// value outside them cannot match anything and is a mistake worth naming.
+using Check = bool (*)(std::string_view);
+bool is_company(std::string_view v) {
+  if (v.empty() || v.size() > 63) return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0))) return false;
+  }
+  return true;
+}
+bool is_label(std::string_view v) {
+  if (v.empty() || v.size() > 256) return false;
+  for (char c : v)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+bool is_tag(std::string_view v) {
+  if (v.empty() || v.size() > 256) return false;
+  for (char c : v)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' && c != '-') return false;
+  return true;
+}
+bool is_tool(std::string_view v) {
+  if (v.empty() || v.size() > 128) return false;
+  for (char c : v)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  return true;
+}
+constexpr std::string_view kCompanyRule = "must match [a-z0-9][a-z0-9-]{0,62}";
+constexpr std::string_view kLabelRule = "must match [a-z0-9-]+";
+constexpr std::string_view kTagRule = "must match [A-Za-z0-9._:-]+";
+constexpr std::string_view kToolRule = "must be 1 to 128 printable characters";
+
 Result<void> add_list(std::vector<std::string>& list, const std::string& value,
-                      const std::string& name) {
+                      const std::string& name, Check check, std::string_view rule) {
   std::size_t start = 0;
   while (start <= value.size()) {
     const std::size_t comma = value.find(',', start);
     const std::size_t end = comma == std::string::npos ? value.size() : comma;
     if (end > start) {
+      if (!check(std::string_view(value).substr(start, end - start)))
+        return invalid_argument(name, std::string(rule));
       if (list.size() == kMaxListValues)
         return invalid_argument(name, "may name at most " + std::to_string(kMaxListValues) + " values");
       list.emplace_back(value.substr(start, end - start));
@@ -53,9 +90,11 @@ Result<void> add_list(std::vector<std::string>& list, const std::string& value,
   return {};
 }
 
-Result<void> set_once(std::string& target, const std::string& value, const std::string& name) {
+Result<void> set_once(std::string& target, const std::string& value, const std::string& name,
+                      Check check, std::string_view rule) {
   if (!target.empty()) return invalid_argument(name, "may be given only once");
   if (value.empty()) return invalid_argument(name, "must not be empty");
+  if (!check(value)) return invalid_argument(name, std::string(rule));
   target = value;
   return {};
 }
@@ -92,11 +131,11 @@ Result<ParsedDiscoverRequest> parse_discover_query(std::string_view qs) {
 
     Result<void> r;
     if (name == "company") {
-      r = set_once(out.query.company, value, name);
+      r = set_once(out.query.company, value, name, is_company, kCompanyRule);
     } else if (name == "region") {
-      r = set_once(out.query.region, value, name);
+      r = set_once(out.query.region, value, name, is_label, kLabelRule);
     } else if (name == "environment") {
-      r = set_once(out.query.environment, value, name);
+      r = set_once(out.query.environment, value, name, is_label, kLabelRule);
     } else if (name == "status") {
       if (out.query.status) return invalid_argument(name, "may be given only once");
       out.query.status = parse_status(value);
@@ -108,11 +147,11 @@ Result<ParsedDiscoverRequest> parse_discover_query(std::string_view qs) {
       if (!out.query.sao_level)
         return invalid_argument(name, "must be one of diamond, emerald, sapphire, opal, onyx");
     } else if (name == "capabilities") {
-      r = add_list(out.query.capabilities, value, name);
+      r = add_list(out.query.capabilities, value, name, is_tag, kTagRule);
     } else if (name == "tags") {
-      r = add_list(out.query.tags, value, name);
+      r = add_list(out.query.tags, value, name, is_tag, kTagRule);
     } else if (name == "tools") {
-      r = add_list(out.query.tools, value, name);
+      r = add_list(out.query.tools, value, name, is_tool, kToolRule);
     } else if (name == "limit") {
       if (limit_seen) return invalid_argument(name, "may be given only once");
       limit_seen = true;
@@ -123,7 +162,8 @@ Result<ParsedDiscoverRequest> parse_discover_query(std::string_view qs) {
         return invalid_argument(name, "must be an integer from 1 to " + std::to_string(kMaxDiscoverLimit));
       out.query.limit = limit;
     } else if (name == "cursor") {
-      r = set_once(out.query.cursor, value, name);
+      r = set_once(out.query.cursor, value, name, [](std::string_view v) { return v.size() <= 64; },
+                   "is not a cursor returned by discover");
     } else if (name == "index") {
       if (out.wait_index) return invalid_argument(name, "may be given only once");
       std::uint64_t index = 0;

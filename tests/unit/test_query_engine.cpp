@@ -350,6 +350,9 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_named) {
       {"company=a&company=b", "company"}, {"colour=red", "colour"},
       {"wait=forever", "wait"},        {"index=-1", "index"},
       {"region=%zz", "region"},        {"company=", "company"},
+      {"company=ACME%20Corp", "company"}, {"region=US+West", "region"},
+      {"environment=Prod!", "environment"}, {"tags=has%20space", "tags"},
+      {"capabilities=a,b%2Fc", "capabilities"}, {"tools=%01", "tools"},
   };
   for (const auto& [qs, field] : cases) {
     auto r = parse_discover_query(qs);

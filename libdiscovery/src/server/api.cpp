@@ -124,7 +124,8 @@ bool Api::may_block(http::verb method) {
 }
 
 ApiResponse Api::error_response(const Error& error) {
-  json::object detail{{"code", to_string(error.code)}, {"message", error.message}};
+  // API.md: the message names the field too ("serviceInfo.region: must match ...").
+  json::object detail{{"code", to_string(error.code)}, {"message", error.to_string()}};
   if (!error.field.empty()) detail["field"] = error.field;
   ApiResponse r = json_response(static_cast<unsigned>(http_status(error.code)), json::object{{"error", std::move(detail)}});
   r.error_code = to_string(error.code);
@@ -222,24 +223,42 @@ ApiResult Api::handle(const ApiRequest& request) {
 
   // Every mutating request is audited: successes by the registry, in the same
   // durable batch as the change; refusals here.
-  if (may_block(request.method)) {
-    if (auto* response = std::get_if<ApiResponse>(&result.outcome); response && response->status >= 400) {
-      const std::string code(response->error_code.empty() ? "error" : response->error_code);
-      std::string service_id;
-      if (path.size() > kServicesPrefix.size() && path.substr(0, kServicesPrefix.size()) == kServicesPrefix) {
-        const auto rest = path.substr(kServicesPrefix.size());
-        service_id = std::string(rest.substr(0, std::min<std::size_t>(rest.find('/'), 128)));
-        if (service_id == "register") service_id.clear();
-      }
-      AuditEntry entry{registry_.clock().now(), request.request_id, principal.subject,
-                       principal.subject.empty() ? "" : std::string(to_string(principal.level)),
-                       principal.company, std::string(audit_action(result.route)),
-                       service_id, code};
-      if (auto r = registry_.append_audit(std::move(entry)); !r)
-        logger_.log(LogLevel::warn, "audit write failed", {{"error", r.error().message}});
-    }
-  }
+  if (auto* response = std::get_if<ApiResponse>(&result.outcome); response && response->status >= 400)
+    audit_refusal(request, principal, response->error_code);
   return result;
+}
+
+Route Api::mutating_route(http::verb method, std::string_view path) {
+  using V = http::verb;
+  if (path == "/api/v1/services/register") return method == V::post ? Route::register_service : Route::unknown;
+  if (path.size() <= kServicesPrefix.size() || path.substr(0, kServicesPrefix.size()) != kServicesPrefix)
+    return Route::unknown;
+  const auto rest = path.substr(kServicesPrefix.size());
+  const auto slash = rest.find('/');
+  const auto sub = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+  if (sub.empty()) return method == V::patch ? Route::update : method == V::delete_ ? Route::deregister : Route::unknown;
+  if (sub == "/status" && method == V::put) return Route::set_status;
+  if (sub == "/health" && method == V::put) return Route::report_health;
+  if (sub == "/heartbeat" && method == V::post) return Route::heartbeat;
+  return Route::unknown;
+}
+
+void Api::audit_refusal(const ApiRequest& request, const Principal& principal, std::string_view code) {
+  const auto target = request.target;
+  const auto path = target.substr(0, target.find('?'));
+  const Route route = mutating_route(request.method, path);
+  if (route == Route::unknown) return;  // not a request that could change anything
+  std::string service_id;
+  if (route != Route::register_service) {
+    const auto rest = path.substr(kServicesPrefix.size());
+    service_id = std::string(rest.substr(0, std::min<std::size_t>(rest.find('/'), 128)));
+  }
+  AuditEntry entry{registry_.clock().now(), request.request_id, principal.subject,
+                   principal.subject.empty() ? "" : std::string(to_string(principal.level)),
+                   principal.company, std::string(audit_action(route)), std::move(service_id),
+                   std::string(code.empty() ? "error" : code)};
+  if (auto r = registry_.append_audit(std::move(entry)); !r)
+    logger_.log(LogLevel::warn, "audit write failed", {{"error", r.error().message}});
 }
 
 ApiResult Api::route(const ApiRequest& request, std::string_view path, std::string_view query,

@@ -110,6 +110,12 @@ class Api {
   std::vector<std::string> watch_snapshot(const WatchStart& watch, std::uint64_t& index) const;
 
   static ApiResponse error_response(const Error& error);
+
+  // The mutating route a method and path name, else Route::unknown.
+  static Route mutating_route(boost::beast::http::verb method, std::string_view path);
+  // Writes the audit entry of a refused mutating request (nothing for other
+  // requests). The session calls it for refusals it answers itself (413).
+  void audit_refusal(const ApiRequest& request, const Principal& principal, std::string_view code);
   const Authorizer& authorizer() const { return authorizer_; }
   Registry& registry() { return registry_; }
 

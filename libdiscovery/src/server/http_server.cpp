@@ -92,6 +92,9 @@ struct ServerCore {
   // Declared last so it is destroyed first: pending handlers (and the
   // sessions they own) go before the parts they use.
   net::io_context ioc;
+  // Keeps the io threads running while the acceptor is closed and requests
+  // are still with the writer pool during a drain; released by stop().
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   tcp::acceptor acceptor;
 
   void accept();
@@ -151,9 +154,17 @@ class HttpSession {
     request_id_ = new_request_id();
     route_ = Route::unknown;
     ++server_.in_flight;
-    if (ec == http::error::body_limit)
+    if (ec == http::error::body_limit) {
+      // The headers were read: the refusal of a mutating request is audited.
+      const auto& req = parser_->get();
+      ApiRequest request;
+      request.method = req.method();
+      request.target = req.target();
+      request.request_id = request_id_ = request_id_from(req["X-Request-Id"]);
+      server_.api.audit_refusal(request, Principal{}, "payload_too_large");
       return send(Api::error_response(Error{ErrorCode::payload_too_large,
                                             "request body larger than " + std::to_string(server_.options.max_body_bytes) + " bytes", {}}));
+    }
     if (ec == http::error::header_limit)
       return send(Api::error_response(Error{ErrorCode::request_header_too_large,
                                             "request headers larger than " + std::to_string(server_.options.max_header_bytes) + " bytes", {}}));
@@ -519,11 +530,12 @@ void server::ServerCore::refuse(tcp::socket socket) {
   ++metrics.connections_refused;
   static const std::string body =
       R"({"error":{"code":"unavailable","message":"too many connections; try again later"}})";
-  static const std::string response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                      "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-                                      std::to_string(body.size()) + "\r\n\r\n" + body;
+  auto response = std::make_shared<std::string>(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nX-Request-Id: " +
+      new_request_id() + "\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body);
   auto sock = std::make_shared<tcp::socket>(std::move(socket));
-  net::async_write(*sock, net::buffer(response), [sock](beast::error_code, std::size_t) {
+  net::async_write(*sock, net::buffer(*response), [sock, response](beast::error_code, std::size_t) {
     beast::error_code ignored;
     sock->shutdown(tcp::socket::shutdown_both, ignored);
   });
@@ -583,6 +595,7 @@ Result<std::unique_ptr<Server>> Server::start(Registry& registry, const JwtVerif
     return unavailable("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " + ec.message());
   impl->bound_port = impl->acceptor.local_endpoint().port();
 
+  impl->work.emplace(impl->ioc.get_executor());
   impl->accept();
   const unsigned n = impl->io_thread_count();
   for (unsigned i = 0; i < n; ++i) impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
@@ -623,6 +636,7 @@ void Server::stop() {
   if (im.in_flight.load() > 0)
     im.logger.log(LogLevel::warn, "drain grace over with requests in flight",
                   {{"in_flight", std::to_string(im.in_flight.load())}});
+  im.work.reset();
   im.ioc.stop();
   for (auto& t : im.threads) t.join();
   im.writers.join();

@@ -44,7 +44,8 @@ bool unreserved(char c) {
 // Where a request failed, which decides how the failure reads.
 enum class Stage { connect, exchange, stream };
 
-// The API's error body as "code: field: message" (API.md, "Errors"); any
+// The API's error body as "code: field: message" (API.md, "Errors"), the
+// field once; any
 // other answer as its HTTP status and the start of its body.
 Failure api_failure(const HttpResponse& response, bool have_token) {
   std::string text;
@@ -58,8 +59,11 @@ Failure api_failure(const HttpResponse& response, bool have_token) {
       };
       const auto code = string_at("code");
       const auto field = string_at("field");
-      text = (code.empty() ? "error" : code) + ": " + (field.empty() ? "" : field + ": ") +
-             string_at("message");
+      auto message = string_at("message");
+      // The server's message already starts with the field (API.md); older
+      // servers sent it bare.
+      if (!field.empty() && message.rfind(field + ": ", 0) != 0) message = field + ": " + message;
+      text = (code.empty() ? "error" : code) + ": " + message;
     }
   }
   if (text.empty()) {

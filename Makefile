@@ -45,7 +45,7 @@ test-asan: deps
 
 test-tsan: deps
 	@cmake --preset tsan >/dev/null
-	@cmake --build --preset tsan -j $(JOBS) --target test_registry test_query_engine test_storage
+	@cmake --build --preset tsan -j $(JOBS) --target test_registry test_query_engine test_storage test_auth
 	ctest --preset tsan -j $(JOBS)
 
 bench: deps

@@ -544,9 +544,12 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_and_readers_keep_one_ordered_history) {
   }
   BOOST_TEST(registry->size() == static_cast<std::size_t>(kWriters * (kPerWriter - removed_per_writer)));
   BOOST_TEST(registry->index() == static_cast<std::uint64_t>(kWriters * changes_per_writer));
-  std::lock_guard lock(seen_mutex);
-  BOOST_REQUIRE(seen.size() == registry->index());
-  for (std::size_t i = 0; i < seen.size(); ++i) BOOST_REQUIRE(seen[i] == i + 1);
+  const auto final_index = registry->index();  // before seen_mutex: callbacks take it under the registry's lock
+  {
+    std::lock_guard lock(seen_mutex);
+    BOOST_REQUIRE(seen.size() == final_index);
+    for (std::size_t i = 0; i < seen.size(); ++i) BOOST_REQUIRE(seen[i] == i + 1);
+  }
   BOOST_TEST(reads.load() > 0);
   // What the registry holds is what the storage holds.
   auto stored = storage->load(TimePoint{}).value();

@@ -1,6 +1,8 @@
 #include "catalog.hpp"
 
 #include <algorithm>
+#include <array>
+#include <ranges>
 #include <mutex>
 
 namespace discovery::detail {
@@ -123,22 +125,16 @@ std::uint32_t Catalog::Dictionary::lookup(std::string_view value) const {
   return it == ids.end() ? kNone : it->second;
 }
 
-std::string Catalog::identity(std::string_view company, std::string_view instance_id) {
-  std::string key;
-  key.reserve(company.size() + 1 + instance_id.size());
-  key.append(company).push_back('\x1f');
-  key.append(instance_id);
-  return key;
-}
 
 void Catalog::fill_slot(Slot& slot, const RecordPtr& record) {
-  const auto interned_sorted = [](Dictionary& dict, const std::vector<std::string>& values) {
-    std::vector<std::uint32_t> ids;
-    ids.reserve(values.size());
-    for (const auto& v : values) ids.push_back(dict.intern(v));
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    return ids;
+  // Appends the interned ids of `names` to slot.values as a sorted run.
+  const auto append_run = [&](Dictionary& dict, auto&& names) -> std::uint16_t {
+    const auto start = slot.values.size();
+    for (const std::string& name : names) slot.values.push_back(dict.intern(name));
+    const auto begin = slot.values.begin() + static_cast<std::ptrdiff_t>(start);
+    std::sort(begin, slot.values.end());
+    slot.values.erase(std::unique(begin, slot.values.end()), slot.values.end());
+    return static_cast<std::uint16_t>(slot.values.size() - start);
   };
   slot.record = record;
   slot.company = companies_.intern(record->company_name);
@@ -148,12 +144,14 @@ void Catalog::fill_slot(Slot& slot, const RecordPtr& record) {
                          : environments_.intern(record->service_info.environment);
   slot.status = static_cast<std::uint8_t>(record->status);
   slot.sao = static_cast<std::uint8_t>(record->sao_level);
-  slot.capabilities = interned_sorted(capabilities_, record->service_info.capabilities);
-  slot.tags = interned_sorted(tags_, record->tags);
-  std::vector<std::string> tool_names;
-  if (record->mcp)
-    for (const auto& tool : record->mcp->tools) tool_names.push_back(tool.name);
-  slot.tools = interned_sorted(tools_, tool_names);
+  slot.values.clear();
+  slot.values.reserve(record->service_info.capabilities.size() + record->tags.size() +
+                      (record->mcp ? record->mcp->tools.size() : 0));
+  slot.capability_count = append_run(capabilities_, record->service_info.capabilities);
+  slot.tag_count = append_run(tags_, record->tags);
+  static const std::vector<McpTool> kNoTools;
+  const auto& tools = record->mcp ? record->mcp->tools : kNoTools;
+  append_run(tools_, tools | std::views::transform([](const McpTool& t) -> const std::string& { return t.name; }));
 }
 
 void Catalog::index_slot(std::uint32_t slot_id) {
@@ -165,9 +163,9 @@ void Catalog::index_slot(std::uint32_t slot_id) {
   if (s.environment != kNone) postings_[posting_id(kEnvironment, s.environment)].insert(p);
   postings_[posting_id(kStatus, s.status)].insert(p);
   postings_[posting_id(kSao, s.sao)].insert(p);
-  for (auto id : s.capabilities) postings_[posting_id(kCapability, id)].insert(p);
-  for (auto id : s.tags) postings_[posting_id(kTag, id)].insert(p);
-  for (auto id : s.tools) postings_[posting_id(kTool, id)].insert(p);
+  for (auto id : s.capabilities()) postings_[posting_id(kCapability, id)].insert(p);
+  for (auto id : s.tags()) postings_[posting_id(kTag, id)].insert(p);
+  for (auto id : s.tools()) postings_[posting_id(kTool, id)].insert(p);
 }
 
 void Catalog::unindex_slot(std::uint32_t slot_id) {
@@ -184,18 +182,20 @@ void Catalog::unindex_slot(std::uint32_t slot_id) {
   if (s.environment != kNone) drop(kEnvironment, s.environment);
   drop(kStatus, s.status);
   drop(kSao, s.sao);
-  for (auto id : s.capabilities) drop(kCapability, id);
-  for (auto id : s.tags) drop(kTag, id);
-  for (auto id : s.tools) drop(kTool, id);
+  for (auto id : s.capabilities()) drop(kCapability, id);
+  for (auto id : s.tags()) drop(kTag, id);
+  for (auto id : s.tools()) drop(kTool, id);
 }
 
-void Catalog::bulk_load(std::vector<RecordPtr> records) {
+std::optional<std::string> Catalog::bulk_load(std::vector<RecordPtr> records) {
+  for (const auto& record : records)
+    if (!parse_service_key(record->service_id)) return record->service_id;
   std::unique_lock lock(mutex_);
   if (!by_key_.empty()) {
     // Not the start-up case: index one by one.
     lock.unlock();
     for (auto& record : records) upsert(std::move(record));
-    return;
+    return std::nullopt;
   }
   // Visiting the records in serviceId order appends to every posting list in
   // order: no list is sorted or copied, each is built once in its chunks.
@@ -210,8 +210,14 @@ void Catalog::bulk_load(std::vector<RecordPtr> records) {
   by_key_.reserve(keyed.size());
   by_identity_.reserve(keyed.size());
   PostingList& all = postings_[posting_id(kAll, 0)];
+  // Each list is looked up once, not once per record: unordered_map nodes
+  // never move, so the pointers stay valid while lists are added.
+  std::array<std::vector<PostingList*>, kTool + 1> lists;
   const auto add = [&](Field field, std::uint32_t value, const Posting& p) {
-    postings_[posting_id(field, value)].append(p);
+    auto& cache = lists[field];
+    if (value >= cache.size()) cache.resize(value + 1, nullptr);
+    if (!cache[value]) cache[value] = &postings_[posting_id(field, value)];
+    cache[value]->append(p);
   };
   for (auto& [key, record] : keyed) {
     if (!by_key_.emplace(key, static_cast<std::uint32_t>(slots_.size())).second) continue;
@@ -219,7 +225,7 @@ void Catalog::bulk_load(std::vector<RecordPtr> records) {
     Slot& slot = slots_.emplace_back();
     slot.key = key;
     fill_slot(slot, record);
-    by_identity_.emplace(identity(record->company_name, record->instance_id), slot_id);
+    by_identity_.emplace(Identity{record->company_name, record->instance_id}, slot_id);
     const Posting p{slot.key, slot_id};
     all.append(p);
     add(kCompany, slot.company, p);
@@ -227,10 +233,11 @@ void Catalog::bulk_load(std::vector<RecordPtr> records) {
     if (slot.environment != kNone) add(kEnvironment, slot.environment, p);
     add(kStatus, slot.status, p);
     add(kSao, slot.sao, p);
-    for (auto id : slot.capabilities) add(kCapability, id, p);
-    for (auto id : slot.tags) add(kTag, id, p);
-    for (auto id : slot.tools) add(kTool, id, p);
+    for (auto id : slot.capabilities()) add(kCapability, id, p);
+    for (auto id : slot.tags()) add(kTag, id, p);
+    for (auto id : slot.tools()) add(kTool, id, p);
   }
+  return std::nullopt;
 }
 
 void Catalog::upsert(RecordPtr record) {
@@ -242,6 +249,9 @@ void Catalog::upsert(RecordPtr record) {
   if (existing != by_key_.end()) {
     slot_id = existing->second;
     unindex_slot(slot_id);
+    // The entry's views point into the record being replaced.
+    by_identity_.erase(Identity{slots_[slot_id].record->company_name, slots_[slot_id].record->instance_id});
+    by_identity_.emplace(Identity{record->company_name, record->instance_id}, slot_id);
   } else {
     if (!free_slots_.empty()) {
       slot_id = free_slots_.back();
@@ -251,7 +261,7 @@ void Catalog::upsert(RecordPtr record) {
       slots_.emplace_back();
     }
     by_key_.emplace(*key, slot_id);
-    by_identity_.emplace(identity(record->company_name, record->instance_id), slot_id);
+    by_identity_.emplace(Identity{record->company_name, record->instance_id}, slot_id);
   }
   Slot& slot = slots_[slot_id];
   slot.key = *key;
@@ -267,7 +277,7 @@ void Catalog::remove(std::string_view service_id) {
   if (it == by_key_.end()) return;
   const std::uint32_t slot_id = it->second;
   unindex_slot(slot_id);
-  by_identity_.erase(identity(slots_[slot_id].record->company_name, slots_[slot_id].record->instance_id));
+  by_identity_.erase(Identity{slots_[slot_id].record->company_name, slots_[slot_id].record->instance_id});
   by_key_.erase(it);
   slots_[slot_id] = Slot{};
   free_slots_.push_back(slot_id);
@@ -287,9 +297,8 @@ RecordPtr Catalog::get(std::string_view service_id) const {
 }
 
 RecordPtr Catalog::find(std::string_view company, std::string_view instance_id) const {
-  const std::string id = identity(company, instance_id);
   std::shared_lock lock(mutex_);
-  auto it = by_identity_.find(id);
+  auto it = by_identity_.find(Identity{company, instance_id});
   return it == by_identity_.end() ? nullptr : slots_[it->second].record;
 }
 
@@ -379,10 +388,8 @@ Result<DiscoverPage> Catalog::discover(const DiscoverQuery& query) const {
            (environment == kNone || s.environment == environment) &&
            (!query.status || s.status == static_cast<std::uint8_t>(*query.status)) &&
            (!query.sao_level || s.sao == static_cast<std::uint8_t>(*query.sao_level)) &&
-           std::includes(s.capabilities.begin(), s.capabilities.end(), capabilities.begin(),
-                         capabilities.end()) &&
-           std::includes(s.tags.begin(), s.tags.end(), tags.begin(), tags.end()) &&
-           std::includes(s.tools.begin(), s.tools.end(), tools.begin(), tools.end());
+           std::ranges::includes(s.capabilities(), capabilities) && std::ranges::includes(s.tags(), tags) &&
+           std::ranges::includes(s.tools(), tools);
   };
 
   page.services.reserve(std::min(query.limit, driver->size()));

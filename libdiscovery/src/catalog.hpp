@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -75,7 +76,8 @@ class Catalog {
 
   // Loads many records into an empty catalog at once: posting lists are
   // sorted and chunked once instead of inserted into one by one.
-  void bulk_load(std::vector<RecordPtr> records);
+  // Returns the serviceId of a record it could not index (not a UUID), if any.
+  std::optional<std::string> bulk_load(std::vector<RecordPtr> records);
 
   // Inserts or replaces the record with the same serviceId.
   void upsert(RecordPtr record);
@@ -102,7 +104,15 @@ class Catalog {
     ServiceKey key;
     std::uint32_t company = kNone, region = kNone, environment = kNone;
     std::uint8_t status = 0, sao = 0;
-    std::vector<std::uint32_t> capabilities, tags, tools;  // sorted interned ids
+    // Interned ids of capabilities, tags and tools, each run sorted, in one
+    // allocation.
+    std::vector<std::uint32_t> values;
+    std::uint16_t capability_count = 0, tag_count = 0;
+    std::span<const std::uint32_t> capabilities() const { return {values.data(), capability_count}; }
+    std::span<const std::uint32_t> tags() const { return {values.data() + capability_count, tag_count}; }
+    std::span<const std::uint32_t> tools() const {
+      return {values.data() + capability_count + tag_count, values.size() - capability_count - tag_count};
+    }
   };
 
   // Interned values of one field: the same string always gets the same id.
@@ -124,13 +134,24 @@ class Catalog {
   void index_slot(std::uint32_t slot_id);
   void unindex_slot(std::uint32_t slot_id);
   void fill_slot(Slot& slot, const RecordPtr& record);
-  static std::string identity(std::string_view company, std::string_view instance_id);
+  // (companyName, instanceId) as views into the slot's own record, which
+  // lives as long as the entry: no copy of the strings is kept.
+  struct Identity {
+    std::string_view company, instance;
+    bool operator==(const Identity&) const = default;
+  };
+  struct IdentityHash {
+    std::size_t operator()(const Identity& id) const noexcept {
+      const std::size_t h = std::hash<std::string_view>{}(id.company);
+      return h ^ (std::hash<std::string_view>{}(id.instance) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+    }
+  };
 
   mutable std::shared_mutex mutex_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::unordered_map<ServiceKey, std::uint32_t, ServiceKeyHash> by_key_;
-  std::unordered_map<std::string, std::uint32_t> by_identity_;
+  std::unordered_map<Identity, std::uint32_t, IdentityHash> by_identity_;
   Dictionary companies_, regions_, environments_, capabilities_, tags_, tools_;
   std::unordered_map<std::uint64_t, PostingList> postings_;
   std::uint64_t index_ = 0;

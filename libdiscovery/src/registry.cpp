@@ -346,15 +346,13 @@ Result<std::unique_ptr<Registry>> Registry::open(Storage& storage, RegistryOptio
   if (!loaded) return loaded.error();
   std::uint64_t max_index = loaded->last_index;
   for (const auto& record : loaded->records) {
-    if (!detail::parse_service_key(record->service_id))
-      return internal_error(storage.describe() + ": stored record has a malformed serviceId '" +
-                            record->service_id.substr(0, 64) + "'");
     max_index = std::max(max_index, record->modify_index);
     // Heartbeats are not persisted: after a restart every TTL starts afresh.
     if (record->health_check_config.ttl) impl->arm_heartbeat(*record, now);
   }
-  auto records = std::move(loaded->records);
-  impl->catalog.bulk_load(std::move(records));
+  if (auto malformed = impl->catalog.bulk_load(std::move(loaded->records)))
+    return internal_error(storage.describe() + ": stored record has a malformed serviceId '" +
+                          malformed->substr(0, 64) + "'");
   for (const auto& t : loaded->transitions) {
     if (!impl->catalog.get(t.service_id)) continue;
     impl->health[t.service_id].transitions.push_back(Transition{t.at, t.passing});

@@ -2,13 +2,17 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <cstdint>
 #include <functional>
 
 namespace discovery::server {
 
 std::shared_ptr<const std::string> JsonCache::get(const RecordPtr& record, JsonView view) {
   const bool full = view != JsonView::redacted;
-  Shard& shard = shards_[std::hash<const ServiceRecord*>{}(record.get()) % kShards];
+  // Allocations are 16-byte aligned and std::hash of a pointer is its value:
+  // mix the bits, or a handful of shards would take every record.
+  const auto address = reinterpret_cast<std::uintptr_t>(record.get());
+  Shard& shard = shards_[((address >> 4) * 0x9E3779B97F4A7C15ULL >> 58) % kShards];
   {
     std::lock_guard lock(shard.mutex);
     auto it = shard.entries.find(record.get());

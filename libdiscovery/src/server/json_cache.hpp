@@ -14,7 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace discovery::server {
 
@@ -35,7 +35,9 @@ class JsonCache {
   };
   struct Shard {
     std::mutex mutex;
-    std::unordered_map<const ServiceRecord*, Entry> entries;
+    // Open addressing: one probe in a flat array instead of a chase through
+    // list nodes on every record of every answer.
+    boost::unordered_flat_map<const ServiceRecord*, Entry> entries;
     std::deque<const ServiceRecord*> order;  // insertion order, for eviction
     std::size_t bytes = 0;
   };

@@ -232,8 +232,27 @@ def test_tls(start_daemon, tmp_path):
         r = conn.getresponse()
         assert r.status == 200
         assert json.loads(r.read())["count"] == 0
+        assert conn.sock.version() == "TLSv1.3"  # preferred when both sides can
     finally:
         conn.close()
+    # TLS 1.2 is the minimum: a client that offers at most TLS 1.1 is refused.
+    old = ssl.create_default_context(cafile=str(cert))
+    old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        old.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    with pytest.raises((ssl.SSLError, OSError)):
+        with socket.create_connection((d.host, d.port), timeout=10) as raw:
+            with old.wrap_socket(raw, server_hostname=d.host):
+                pass
+    # TLS 1.2 is accepted.
+    v12 = ssl.create_default_context(cafile=str(cert))
+    v12.maximum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection((d.host, d.port), timeout=10) as raw:
+        with v12.wrap_socket(raw, server_hostname=d.host) as tls:
+            assert tls.version() == "TLSv1.2"
     # Plain HTTP on the TLS port gets no HTTP answer.
     try:
         answer = raw_exchange(d.host, d.port, GET_HEALTH, timeout=10)

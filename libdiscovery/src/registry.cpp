@@ -212,6 +212,25 @@ struct Registry::Impl {
     mine.wait(lock, [&] { return applied >= index; });
   }
 
+  std::uint64_t next_index() {
+    std::lock_guard lock(seq_mutex);
+    return ++last_assigned;
+  }
+
+  // Writes an indexed batch durably. On failure (or an exception) the index
+  // is finished as a gap, so the changes after it are not held up.
+  Result<void> write_or_gap(std::uint64_t index, const WriteBatch& batch) {
+    Result<void> written = internal_error("storage write did not run");
+    try {
+      written = storage.write(batch);
+    } catch (...) {
+      finish(index, std::nullopt);
+      throw;
+    }
+    if (!written) finish(index, std::nullopt);
+    return written;
+  }
+
   // Writes `batch` plus the new state of the record durably; an indexed change
   // (event set) is then applied in index order, a routine one in place.
   Result<RecordPtr> commit(ServiceRecord next, std::optional<ChangeType> event, WriteBatch batch,
@@ -223,50 +242,22 @@ struct Registry::Impl {
       catalog.upsert(record);
       return RecordPtr{record};
     }
-    std::uint64_t index;
-    {
-      std::lock_guard lock(seq_mutex);
-      index = ++last_assigned;
-    }
+    const std::uint64_t index = next_index();
     next.modify_index = index;
     if (next.create_index == 0) next.create_index = index;
     batch.index = index;
     batch.upserts.push_back(next);
-    Result<void> written = internal_error("storage write did not run");
-    try {
-      written = storage.write(batch);
-    } catch (...) {
-      finish(index, std::nullopt);
-      throw;
-    }
-    if (!written) {
-      finish(index, std::nullopt);
-      return written.error();
-    }
+    if (auto written = write_or_gap(index, batch); !written) return written.error();
     auto record = std::make_shared<const ServiceRecord>(std::move(next));
     finish(index, Applied{*event, record, std::move(previous)});
     return RecordPtr{record};
   }
 
   Result<void> commit_removal(const RecordPtr& last, WriteBatch batch) {
-    std::uint64_t index;
-    {
-      std::lock_guard lock(seq_mutex);
-      index = ++last_assigned;
-    }
+    const std::uint64_t index = next_index();
     batch.index = index;
     batch.removals.push_back(last->service_id);
-    Result<void> written = internal_error("storage write did not run");
-    try {
-      written = storage.write(batch);
-    } catch (...) {
-      finish(index, std::nullopt);
-      throw;
-    }
-    if (!written) {
-      finish(index, std::nullopt);
-      return written.error();
-    }
+    if (auto written = write_or_gap(index, batch); !written) return written.error();
     finish(index, Applied{ChangeType::remove, last, last});
     return {};
   }

@@ -307,13 +307,25 @@ struct Registry::Impl {
 
   void sweep_loop() {
     std::unique_lock lock(sweep_mutex);
+    auto last_prune = std::chrono::steady_clock::now();
     while (!stop_sweeping) {
       sweep_cv.wait_for(lock, options.ttl_sweep_interval);
       if (stop_sweeping) break;
       lock.unlock();
       expire();
+      if (std::chrono::steady_clock::now() - last_prune >= options.prune_interval) {
+        last_prune = std::chrono::steady_clock::now();
+        (void)prune();
+      }
       lock.lock();
     }
+  }
+
+  Result<void> prune() {
+    const TimePoint now = clock.now();
+    // Transitions just before the window still tell the state at its start;
+    // keep one more window of them.
+    return storage.prune(now - 2 * options.uptime_window, now - options.audit_retention);
   }
 
   std::size_t expire();
@@ -671,6 +683,8 @@ std::size_t Registry::Impl::expire() {
 }
 
 std::size_t Registry::expire_heartbeats() { return impl_->expire(); }
+
+Result<void> Registry::prune_history() { return impl_->prune(); }
 
 std::uint64_t Registry::index() const {
   std::lock_guard lock(impl_->seq_mutex);

@@ -422,6 +422,22 @@ BOOST_AUTO_TEST_CASE(mcp_tool_changes_are_indexed_and_other_mcp_details_are_not)
   BOOST_TEST(registry->index() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(prune_history_drops_old_audit_entries_and_transitions_only) {
+  RequestContext ctx{"req-1", "alice", SaoLevel::diamond, ""};
+  auto old = registry->register_service(make_record("acme", "old"), ctx).value().record;
+  registry->report_health(old->service_id, {true, 1.0, "", ""}).value();
+  clock.advance(std::chrono::hours{24 * 91});
+  auto fresh = registry->register_service(make_record("acme", "fresh"), ctx).value().record;
+  registry->report_health(fresh->service_id, {true, 1.0, "", ""}).value();
+  BOOST_REQUIRE(registry->prune_history().has_value());
+  auto entries = registry->audit_entries(TimePoint{}, 10).value();
+  BOOST_REQUIRE(entries.size() == 1u);
+  BOOST_TEST(entries[0].service_id == fresh->service_id);
+  BOOST_TEST(storage->health_transitions(old->service_id, TimePoint{}).value().empty());
+  BOOST_TEST(storage->health_transitions(fresh->service_id, TimePoint{}).value().size() == 1u);
+  BOOST_TEST(registry->size() == 2u);  // records are never pruned
+}
+
 BOOST_AUTO_TEST_CASE(audited_requests_leave_an_audit_entry) {
   RequestContext ctx{"req-1", "alice", SaoLevel::emerald, ""};
   auto r = registry->register_service(make_record("acme", "a"), ctx).value().record;

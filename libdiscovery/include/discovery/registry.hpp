@@ -49,6 +49,10 @@ struct RegistryOptions {
   // A background thread expires missed heartbeat TTLs this often, on the
   // real clock. Zero disables it (tests call expire_heartbeats() instead).
   Duration ttl_sweep_interval = std::chrono::seconds{1};
+  // Audit entries older than this are dropped by prune_history(). 90 days.
+  Duration audit_retention = std::chrono::hours{24 * 90};
+  // The background thread calls prune_history() this often. One hour.
+  Duration prune_interval = std::chrono::hours{1};
 };
 
 enum class ChangeType : std::uint8_t { upsert, status, remove };
@@ -166,6 +170,13 @@ class Registry {
   // Marks inactive every service whose heartbeat TTL has passed. Returns how
   // many changed. The background sweeper calls it; tests call it directly.
   std::size_t expire_heartbeats();
+
+  // Drops what no answer needs any more, so the store does not grow without
+  // bound: health transitions older than the uptime window (the last one
+  // before it is kept for each service by the registry's own state) and audit
+  // entries older than audit_retention. The background thread calls it every
+  // prune_interval.
+  Result<void> prune_history();
 
   // The highest change index applied (visible to queries).
   std::uint64_t index() const;

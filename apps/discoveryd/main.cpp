@@ -43,6 +43,7 @@ app::Settings make_settings() {
       {"max-header-bytes", "N", "16384", "largest request header block (431 beyond)"},
       {"max-watchers", "N", "10000", "open SSE watch streams (503 beyond)"},
       {"max-wait", "DURATION", "5m", "longest long-poll ?wait= honoured"},
+      {"watch-queue-bytes", "N", "4194304", "unsent events a watch stream may hold before it is dropped"},
       {"read-timeout", "DURATION", "30s", "time to receive a whole request"},
       {"idle-timeout", "DURATION", "60s", "keep-alive connection idle time"},
       {"io-threads", "N", "0", "HTTP io threads; 0 = one per core"},
@@ -159,7 +160,7 @@ int main(int argc, char** argv) {
     return true;
   };
   double rate = 0;
-  std::size_t max_connections = 0, max_body = 0, max_header = 0, max_watchers = 0;
+  std::size_t max_connections = 0, max_body = 0, max_header = 0, max_watchers = 0, watch_queue = 0;
   unsigned io_threads = 0;
   Duration max_wait{}, read_timeout{}, idle_timeout{}, min_interval{}, uptime_window{};
   if (!take(number<double>(settings, "rate-limit"), rate) ||
@@ -167,6 +168,7 @@ int main(int argc, char** argv) {
       !take(number<std::size_t>(settings, "max-body-bytes"), max_body) ||
       !take(number<std::size_t>(settings, "max-header-bytes"), max_header) ||
       !take(number<std::size_t>(settings, "max-watchers"), max_watchers) ||
+      !take(number<std::size_t>(settings, "watch-queue-bytes"), watch_queue) ||
       !take(number<unsigned>(settings, "io-threads"), io_threads) ||
       !take(duration(settings, "max-wait"), max_wait) || !take(duration(settings, "read-timeout"), read_timeout) ||
       !take(duration(settings, "idle-timeout"), idle_timeout) ||
@@ -178,6 +180,7 @@ int main(int argc, char** argv) {
   server_options.max_body_bytes = max_body;
   server_options.max_header_bytes = max_header;
   server_options.max_watchers = max_watchers;
+  server_options.watch_queue_bytes = watch_queue;
   server_options.io_threads = io_threads;
   server_options.max_wait = max_wait;
   server_options.read_timeout = read_timeout;
@@ -194,9 +197,11 @@ int main(int argc, char** argv) {
 
   const fs::path data_dir = settings.get("data-dir");
   std::error_code ec;
-  fs::create_directories(data_dir, ec);
+  // A directory the daemon creates is private to its user; one that exists
+  // keeps the permissions its owner gave it (the key file itself is 0600).
+  if (fs::create_directories(data_dir, ec))
+    fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   if (ec) return fail("cannot create data directory " + data_dir.string() + ": " + ec.message());
-  fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
 
   // Keys. Without any configured, a generated secret in the data directory.
   JwtOptions jwt;

@@ -149,3 +149,17 @@ def test_personal_config_hidden_from_opal_in_events(daemon, admin):
         s = sapphire.next_event()["data"]["service"]
     assert "personalConfig" not in o and "demoConfig" not in o
     assert s["personalConfig"] == {"k": 1} and s["demoConfig"] == {"d": 1}
+
+
+def test_a_catch_up_larger_than_the_watch_queue_is_delivered(start_daemon):
+    # Regression: the replay after Last-Event-ID used to count against the
+    # queue bound, so a long catch-up dropped the stream every time and the
+    # client reconnected into the same catch-up forever.
+    d = start_daemon("--watch-queue-bytes", "4096")
+    admin = d.admin()
+    company = uniq()
+    start = current_index(admin)
+    made = [admin.register(service_body(company)).body["serviceId"] for _ in range(20)]  # ~20 KB of events
+    with d.watch(admin.token, query={"company": company}, last_event_id=start) as w:
+        got = [w.next_event()["data"]["service"]["serviceId"] for _ in range(20)]
+    assert got == made

@@ -200,13 +200,15 @@ std::vector<std::string> Api::watch_snapshot(const WatchStart& watch, std::uint6
   DiscoverQuery query = watch.filter;
   query.limit = kMaxDiscoverLimit;
   query.cursor.clear();
+  // The index before the first page: a change landing during the walk is
+  // above it and reaches the watcher as an event, even if a later page
+  // already showed it (a repeated upsert is harmless, a lost one is not).
   index = registry_.index();
   for (;;) {
     auto page = engine_.discover(query);
     if (!page) break;
-    index = std::max(index, page->index);
     for (const auto& r : page->services)
-      frames.push_back(watch_frame(watch.principal, ChangeEvent{page->index, ChangeType::upsert, r, nullptr}));
+      frames.push_back(watch_frame(watch.principal, ChangeEvent{index, ChangeType::upsert, r, nullptr}));
     if (!page->next_cursor) break;
     query.cursor = *page->next_cursor;
   }

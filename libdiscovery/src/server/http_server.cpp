@@ -161,7 +161,15 @@ class HttpSession {
       request.method = req.method();
       request.target = req.target();
       request.request_id = request_id_ = request_id_from(req["X-Request-Id"]);
-      server_.api.audit_refusal(request, Principal{}, "payload_too_large");
+      // The audit write waits for storage: not on an io thread.
+      net::post(server_.writers, [&api = server_.api, method = request.method, target = std::string(request.target),
+                                  id = request_id_] {
+        ApiRequest refused;
+        refused.method = method;
+        refused.target = target;
+        refused.request_id = id;
+        api.audit_refusal(refused, Principal{}, "payload_too_large");
+      });
       return send(Api::error_response(Error{ErrorCode::payload_too_large,
                                             "request body larger than " + std::to_string(server_.options.max_body_bytes) + " bytes", {}}));
     }
@@ -194,7 +202,7 @@ class HttpSession {
       // concurrent writers share commits and reads are never held up.
       net::post(server_.writers, [self = derived().shared_from_this(), request]() mutable {
         const auto start = std::chrono::steady_clock::now();
-        auto result = self->server_.api.handle(request);
+        auto result = self->handle_safely(request);
         self->server_.metrics.observe_storage_write(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         net::post(self->derived().stream().get_executor(),
@@ -202,7 +210,20 @@ class HttpSession {
       });
       return;
     }
-    dispatch(server_.api.handle(request));
+    dispatch(handle_safely(request));
+  }
+
+  // A failure nobody expected (out of memory, a bug) answers 500 and is
+  // logged; it must not take the daemon down.
+  server::ApiResult handle_safely(const ApiRequest& request) {
+    try {
+      return server_.api.handle(request);
+    } catch (const std::exception& e) {
+      server_.logger.log(LogLevel::error, "request failed", {{"error", e.what()}, {"request_id", request_id_}});
+    } catch (...) {
+      server_.logger.log(LogLevel::error, "request failed", {{"request_id", request_id_}});
+    }
+    return {Route::unknown, Api::error_response(internal_error("internal error; see the daemon's log"))};
   }
 
   void dispatch(server::ApiResult result) {
@@ -262,14 +283,17 @@ class HttpSession {
   // ---- long-poll ----
   class WaitWaker : public server::Waiter {
    public:
-    explicit WaitWaker(std::shared_ptr<Derived> session) : session_(std::move(session)) {}
+    WaitWaker(std::shared_ptr<Derived> session, std::uint64_t generation)
+        : session_(std::move(session)), generation_(generation) {}
     void wake() override {
       auto session = session_;
-      net::post(session->derived().stream().get_executor(), [session] { session->finish_wait(); });
+      net::post(session->derived().stream().get_executor(),
+                [session, generation = generation_] { session->finish_wait(generation); });
     }
 
    private:
     std::shared_ptr<Derived> session_;
+    std::uint64_t generation_;  // which long-poll of the connection it wakes
   };
 
   void start_wait(server::DiscoverWait wait) {
@@ -278,14 +302,18 @@ class HttpSession {
     lowest().expires_never();
     timer_.emplace(derived().stream().get_executor());
     timer_->expires_after(wait_->wait);
-    timer_->async_wait([self = derived().shared_from_this()](beast::error_code ec) {
-      if (ec != net::error::operation_aborted) self->finish_wait();
+    const auto generation = ++wait_generation_;
+    timer_->async_wait([self = derived().shared_from_this(), generation](beast::error_code ec) {
+      if (ec != net::error::operation_aborted) self->finish_wait(generation);
     });
-    waiter_id_ = server_.hub.add_waiter(wait_->index, std::make_shared<WaitWaker>(derived().shared_from_this()));
+    waiter_id_ = server_.hub.add_waiter(
+        wait_->index, std::make_shared<WaitWaker>(derived().shared_from_this(), generation));
   }
 
-  void finish_wait() {
-    if (!wait_) return;  // already answered
+  void finish_wait(std::uint64_t generation) {
+    // Already answered, or a late wake-up of an earlier long-poll on this
+    // keep-alive connection.
+    if (!wait_ || generation != wait_generation_) return;
     auto wait = std::move(*wait_);
     wait_.reset();
     --server_.metrics.long_polls;
@@ -305,7 +333,7 @@ class HttpSession {
       auto session = session_.lock();
       if (!session) return;
       net::post(session->derived().stream().get_executor(),
-                [session, index, frame = std::move(frame)] { session->enqueue(index, *frame); });
+                [session, index, frame = std::move(frame)]() mutable { session->enqueue(index, std::move(frame)); });
     }
     void close() override {
       auto session = session_.lock();
@@ -355,18 +383,24 @@ class HttpSession {
                         ? server_.registry.events_since(*watch_->resume_after)
                         : std::nullopt;
       if (replay) {
-        for (const auto& event : *replay)
-          if (Api::watch_matches(*watch_, event)) enqueue(event.index, server_.api.watch_frame(watch_->principal, event));
+        for (const auto& event : *replay) {
+          if (watch_ended_) return;
+          if (Api::watch_matches(*watch_, event))
+            enqueue(event.index, std::make_shared<const std::string>(server_.api.watch_frame(watch_->principal, event)),
+                    /*catch_up=*/true);
+        }
         last_index_ = std::max(last_index_, replay->empty() ? *watch_->resume_after : replay->back().index);
       } else {
         // Older than what is retained: resynchronise with every current match.
         std::uint64_t index = 0;
-        for (auto& frame : server_.api.watch_snapshot(*watch_, index)) enqueue(0, frame);
+        for (auto& frame : server_.api.watch_snapshot(*watch_, index))
+          enqueue(0, std::make_shared<const std::string>(std::move(frame)), /*catch_up=*/true);
         last_index_ = std::max(last_index_, index);
       }
     } else {
       last_index_ = server_.registry.index();
     }
+    if (watch_ended_) return;
     // Comment lines keep proxies from closing an idle stream.
     schedule_keepalive();
     // Reading tells us when the client goes away.
@@ -389,27 +423,32 @@ class HttpSession {
     timer_->expires_after(server_.options.keepalive_interval);
     timer_->async_wait([self = derived().shared_from_this()](beast::error_code ec) {
       if (ec || self->watch_ended_) return;
-      self->enqueue(0, ": keep-alive\n\n");
+      static const auto keep_alive = std::make_shared<const std::string>(": keep-alive\n\n");
+      self->enqueue(0, keep_alive);
       self->schedule_keepalive();
     });
   }
 
-  // index 0: not a change (keep-alive, snapshot), always sent.
-  void enqueue(std::uint64_t index, const std::string& frame) {
+  // index 0: not a change (keep-alive, snapshot), always sent. Frames are
+  // shared with every other watcher of the change, never copied. The catch-up
+  // of a resumed stream (replay or snapshot) is exempt from the queue bound:
+  // it is bounded by what the registry retains, and dropping it would make
+  // the client reconnect into the same catch-up forever.
+  void enqueue(std::uint64_t index, std::shared_ptr<const std::string> frame, bool catch_up = false) {
     if (watch_ended_) return;
     if (index != 0) {
       if (index <= last_index_) return;
       last_index_ = index;
     }
-    queued_bytes_ += frame.size();
-    if (queued_bytes_ > server_.options.watch_queue_bytes) {
+    queued_bytes_ += frame->size();
+    if (!catch_up && queued_bytes_ > server_.options.watch_queue_bytes) {
       // A consumer this far behind is dropped, so it cannot stall the others
       // or hold memory; it reconnects with Last-Event-ID.
       ++server_.metrics.watchers_dropped;
       server_.logger.log(LogLevel::info, "watcher dropped: too far behind", {{"request_id", request_id_}});
       return end_watch();
     }
-    outbox_.push_back(frame);
+    outbox_.push_back(std::move(frame));
     if (!writing_) write_next();
   }
 
@@ -419,15 +458,15 @@ class HttpSession {
       return;
     }
     writing_ = true;
-    // Everything queued goes out in one write.
-    pending_.clear();
-    while (!outbox_.empty()) {
-      pending_ += outbox_.front();
-      outbox_.pop_front();
-    }
-    net::async_write(derived().stream(), net::buffer(pending_),
+    // Everything queued goes out in one gathered write.
+    in_write_.assign(std::make_move_iterator(outbox_.begin()), std::make_move_iterator(outbox_.end()));
+    outbox_.clear();
+    buffers_.clear();
+    for (const auto& frame : in_write_) buffers_.emplace_back(frame->data(), frame->size());
+    net::async_write(derived().stream(), buffers_,
                      [self = derived().shared_from_this()](beast::error_code ec, std::size_t n) {
                        self->queued_bytes_ -= std::min(self->queued_bytes_, n);
+                       self->in_write_.clear();
                        if (ec) return self->end_watch();
                        self->write_next();
                      });
@@ -454,6 +493,7 @@ class HttpSession {
   std::optional<net::steady_timer> timer_;
   std::optional<server::DiscoverWait> wait_;
   std::uint64_t waiter_id_ = 0;
+  std::uint64_t wait_generation_ = 0;
   std::optional<server::WatchStart> watch_;
   std::uint64_t watcher_id_ = 0;
   bool watching_ = false;
@@ -461,8 +501,9 @@ class HttpSession {
   bool writing_ = false;
   std::uint64_t last_index_ = 0;
   std::size_t queued_bytes_ = 0;
-  std::deque<std::string> outbox_;
-  std::string pending_;
+  std::deque<std::shared_ptr<const std::string>> outbox_;
+  std::vector<std::shared_ptr<const std::string>> in_write_;  // kept alive while written
+  std::vector<net::const_buffer> buffers_;
   std::array<char, 512> discard_{};
 };
 

@@ -15,14 +15,17 @@ Hub::Hub(Registry& registry, const Authorizer& authorizer)
   });
 }
 
-Hub::~Hub() {
+Hub::~Hub() { stop_fan_out(); }
+
+void Hub::stop_fan_out() {
   subscription_.reset();
   {
     std::lock_guard lock(queue_mutex_);
     stopping_ = true;
+    queue_.clear();
   }
   queue_cv_.notify_one();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 std::uint64_t Hub::add_waiter(std::uint64_t index, std::shared_ptr<Waiter> waiter) {
@@ -65,6 +68,9 @@ void Hub::remove_watcher(std::uint64_t id) {
 }
 
 void Hub::shutdown() {
+  // No fan-out pass may still hold sessions once the server stops its io
+  // threads: finish the current one and stop.
+  stop_fan_out();
   std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::shared_ptr<Waiter>>> waiters;
   std::unordered_map<std::uint64_t, std::shared_ptr<WatchSink>> watchers;
   {

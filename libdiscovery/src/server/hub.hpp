@@ -53,6 +53,7 @@ class Hub {
 
  private:
   void run();
+  void stop_fan_out();
 
   Registry& registry_;
   const Authorizer& authorizer_;

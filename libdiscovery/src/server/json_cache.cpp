@@ -44,7 +44,13 @@ std::shared_ptr<const std::string> JsonCache::get(const RecordPtr& record, JsonV
   while (shard.bytes > shard_bytes_ && !shard.order.empty()) {
     auto victim = shard.entries.find(shard.order.front());
     shard.order.pop_front();
-    if (victim == shard.entries.end() || victim->first == record.get()) continue;
+    if (victim == shard.entries.end()) continue;
+    if (victim->first == record.get()) {
+      // Never evict what is being returned; it goes to the back instead.
+      shard.order.push_back(victim->first);
+      if (shard.order.size() == 1) break;
+      continue;
+    }
     shard.bytes -= (victim->second.full ? victim->second.full->size() : 0) +
                    (victim->second.redacted ? victim->second.redacted->size() : 0);
     shard.entries.erase(victim);

@@ -161,17 +161,23 @@ class HttpSession {
       request.method = req.method();
       request.target = req.target();
       request.request_id = request_id_ = request_id_from(req["X-Request-Id"]);
-      // The audit write waits for storage: not on an io thread.
-      net::post(server_.writers, [&api = server_.api, method = request.method, target = std::string(request.target),
-                                  id = request_id_] {
+      // The audit write waits for storage: it runs on the writer pool, and
+      // the refusal is answered once it is durable, like any other.
+      net::post(server_.writers, [self = derived().shared_from_this(), method = request.method,
+                                  target = std::string(request.target)] {
         ApiRequest refused;
         refused.method = method;
         refused.target = target;
-        refused.request_id = id;
-        api.audit_refusal(refused, Principal{}, "payload_too_large");
+        refused.request_id = self->request_id_;
+        self->server_.api.audit_refusal(refused, Principal{}, "payload_too_large");
+        net::post(self->derived().stream().get_executor(), [self] {
+          self->send(Api::error_response(Error{ErrorCode::payload_too_large,
+                                               "request body larger than " +
+                                                   std::to_string(self->server_.options.max_body_bytes) + " bytes",
+                                               {}}));
+        });
       });
-      return send(Api::error_response(Error{ErrorCode::payload_too_large,
-                                            "request body larger than " + std::to_string(server_.options.max_body_bytes) + " bytes", {}}));
+      return;
     }
     if (ec == http::error::header_limit)
       return send(Api::error_response(Error{ErrorCode::request_header_too_large,

@@ -118,9 +118,10 @@ Api::Api(Registry& registry, const JwtVerifier& verifier, const ServerOptions& o
       engine_(registry),
       limiter_(options.rate_limit_rps) {}
 
-bool Api::may_block(http::verb method) {
+bool Api::may_block(http::verb method, std::string_view target) {
+  // Mutations wait for a durable commit; the audit log is read from storage.
   return method == http::verb::post || method == http::verb::put || method == http::verb::patch ||
-         method == http::verb::delete_;
+         method == http::verb::delete_ || target.substr(0, target.find('?')) == "/api/v1/audit";
 }
 
 ApiResponse Api::error_response(const Error& error) {

@@ -90,8 +90,9 @@ class Api {
   Api(Registry& registry, const JwtVerifier& verifier, const ServerOptions& options,
       Metrics& metrics, Logger& logger);
 
-  // Requests that may wait on storage (the session runs them off io threads).
-  static bool may_block(boost::beast::http::verb method);
+  // Requests that may wait on storage (the session runs them off io threads):
+  // every mutation, and reads of the audit log.
+  static bool may_block(boost::beast::http::verb method, std::string_view target);
 
   ApiResult handle(const ApiRequest& request);
 

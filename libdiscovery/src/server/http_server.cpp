@@ -203,14 +203,15 @@ class HttpSession {
     request.last_event_id = req["Last-Event-ID"];
     request.request_id = request_id_;
 
-    if (Api::may_block(request.method)) {
-      // Mutations wait for storage; run them off the io threads so that
-      // concurrent writers share commits and reads are never held up.
+    if (Api::may_block(request.method, request.target)) {
+      // Storage work runs off the io threads, so that concurrent writers
+      // share commits and other requests are never held up.
       net::post(server_.writers, [self = derived().shared_from_this(), request]() mutable {
         const auto start = std::chrono::steady_clock::now();
         auto result = self->handle_safely(request);
-        self->server_.metrics.observe_storage_write(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        if (request.method != http::verb::get)
+          self->server_.metrics.observe_storage_write(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         net::post(self->derived().stream().get_executor(),
                   [self, result = std::move(result)]() mutable { self->dispatch(std::move(result)); });
       });

@@ -16,7 +16,7 @@ std::shared_ptr<const std::string> JsonCache::get(const RecordPtr& record, JsonV
   {
     std::lock_guard lock(shard.mutex);
     auto it = shard.entries.find(record.get());
-    if (it != shard.entries.end() && it->second.record.lock() == record) {
+    if (it != shard.entries.end()) {
       auto& text = full ? it->second.full : it->second.redacted;
       if (text) return text;
     }
@@ -25,16 +25,10 @@ std::shared_ptr<const std::string> JsonCache::get(const RecordPtr& record, JsonV
   auto text = std::make_shared<const std::string>(boost::json::serialize(to_json(*record, view)));
   std::lock_guard lock(shard.mutex);
   auto [it, inserted] = shard.entries.try_emplace(record.get());
-  if (!inserted && it->second.record.lock() != record) {
-    // A dead record's slot reused by a new one at the same address.
-    shard.bytes -= (it->second.full ? it->second.full->size() : 0) +
-                   (it->second.redacted ? it->second.redacted->size() : 0);
-    it->second = Entry{};
-    inserted = true;
-  }
   if (inserted) {
     it->second.record = record;
     shard.order.push_back(record.get());
+    shard.bytes += kEntryOverhead;
   }
   auto& slot = full ? it->second.full : it->second.redacted;
   if (!slot) {
@@ -51,7 +45,7 @@ std::shared_ptr<const std::string> JsonCache::get(const RecordPtr& record, JsonV
       if (shard.order.size() == 1) break;
       continue;
     }
-    shard.bytes -= (victim->second.full ? victim->second.full->size() : 0) +
+    shard.bytes -= kEntryOverhead + (victim->second.full ? victim->second.full->size() : 0) +
                    (victim->second.redacted ? victim->second.redacted->size() : 0);
     shard.entries.erase(victim);
   }

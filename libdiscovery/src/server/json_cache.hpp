@@ -1,7 +1,10 @@
 // Serialized JSON of records, rendered once per record version and view and
-// shared by every answer that includes it. Records are immutable, so an entry
-// is valid as long as its record is alive: a weak_ptr tells (a pointer alone
-// could be reused by a later record).
+// shared by every answer that includes it. Entries are keyed by the record's
+// address and hold a weak_ptr to it: records come from make_shared, so the
+// weak_ptr keeps their memory block allocated and the address cannot be
+// reused by another record while the entry exists. A found entry is therefore
+// always the record asked for. The price is that a dead record's block stays
+// allocated until its entry is evicted; it is counted in the byte budget.
 //
 // Thread safety: all methods may be called concurrently. The cache is split
 // in shards, each with its own mutex held only for a lookup or an insert.
@@ -29,6 +32,9 @@ class JsonCache {
 
  private:
   static constexpr std::size_t kShards = 64;
+  // What an entry holds beyond its text: a record's pinned block and the
+  // map slot (an estimate).
+  static constexpr std::size_t kEntryOverhead = sizeof(ServiceRecord) + 64;
   struct Entry {
     std::weak_ptr<const ServiceRecord> record;
     std::shared_ptr<const std::string> full, redacted;

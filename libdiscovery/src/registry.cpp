@@ -293,6 +293,22 @@ struct Registry::Impl {
     return it->second;
   }
 
+  // Everything that changes one service runs under its stripe lock: take
+  // the record, lock its stripe, and take it again (it may have gone
+  // meanwhile). The lock is held as long as the returned value lives.
+  struct LockedService {
+    std::unique_lock<std::mutex> stripe;
+    RecordPtr current;
+  };
+  Result<LockedService> lock_service(std::string_view service_id) {
+    auto first = lookup(service_id);
+    if (!first) return first.error();
+    std::unique_lock stripe(stripe_for((*first)->company_name, (*first)->instance_id));
+    auto current = lookup(service_id);
+    if (!current) return current.error();
+    return LockedService{std::move(stripe), std::move(*current)};
+  }
+
   Result<RecordPtr> lookup(std::string_view service_id) const {
     if (auto record = catalog.get(service_id)) return record;
     return not_found("service " + std::string(service_id.substr(0, 64)) + " is not registered");
@@ -331,16 +347,6 @@ struct Registry::Impl {
   std::size_t expire();
 };
 
-// Everything that changes one service runs under its stripe lock: take the
-// record, lock its stripe, and take it again (it may have gone meanwhile).
-#define DISCOVERY_LOCK_SERVICE(im, service_id, current)                                   \
-  auto current##_first = (im).lookup(service_id);                                         \
-  if (!current##_first) return current##_first.error();                                   \
-  std::lock_guard stripe_guard((im).stripe_for((*current##_first)->company_name,          \
-                                               (*current##_first)->instance_id));         \
-  auto current##_result = (im).lookup(service_id);                                        \
-  if (!current##_result) return current##_result.error();                                 \
-  const RecordPtr current = *current##_result
 
 Result<std::unique_ptr<Registry>> Registry::open(Storage& storage, RegistryOptions options) {
   auto impl = std::make_unique<Impl>(storage, std::move(options));
@@ -455,7 +461,9 @@ Result<RecordPtr> Registry::update(std::string_view service_id, const boost::jso
                                          ? "is read-only (use PUT .../status)"
                                          : "is read-only");
   }
-  DISCOVERY_LOCK_SERVICE(im, service_id, current);
+  auto locked = im.lock_service(service_id);
+  if (!locked) return locked.error();
+  const RecordPtr current = locked->current;
 
   boost::json::value doc = writable_json(*current);
   apply_merge_patch(doc, patch);
@@ -492,7 +500,9 @@ Result<RecordPtr> Registry::update(std::string_view service_id, const boost::jso
 Result<RecordPtr> Registry::set_status(std::string_view service_id, ServiceStatus status,
                                        const RequestContext& context) {
   Impl& im = *impl_;
-  DISCOVERY_LOCK_SERVICE(im, service_id, current);
+  auto locked = im.lock_service(service_id);
+  if (!locked) return locked.error();
+  const RecordPtr current = locked->current;
   WriteBatch batch;
   im.add_audit(batch, context, "status", *current);
   if (current->status == status && current->status_cause == StatusCause::operator_set) {
@@ -513,7 +523,9 @@ Result<RecordPtr> Registry::set_status(std::string_view service_id, ServiceStatu
 Result<HeartbeatResult> Registry::heartbeat(std::string_view service_id,
                                             const RequestContext& context) {
   Impl& im = *impl_;
-  DISCOVERY_LOCK_SERVICE(im, service_id, current);
+  auto locked = im.lock_service(service_id);
+  if (!locked) return locked.error();
+  const RecordPtr current = locked->current;
   const auto& ttl = current->health_check_config.ttl;
   if (!ttl) return HeartbeatResult{current->service_id, current->status, std::nullopt};
   const TimePoint now = im.clock.now();
@@ -539,7 +551,9 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
   Impl& im = *impl_;
   if (report.response_time_ms && (*report.response_time_ms < 0 || !std::isfinite(*report.response_time_ms)))
     return invalid_argument("responseTime", "must be a non-negative number of milliseconds");
-  DISCOVERY_LOCK_SERVICE(im, service_id, current);
+  auto locked = im.lock_service(service_id);
+  if (!locked) return locked.error();
+  const RecordPtr current = locked->current;
   const TimePoint now = im.clock.now();
   ServiceRecord next = *current;
   HealthStatus& hs = next.health_status;
@@ -601,7 +615,9 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
 
 Result<RecordPtr> Registry::set_mcp_info(std::string_view service_id, McpInfo info) {
   Impl& im = *impl_;
-  DISCOVERY_LOCK_SERVICE(im, service_id, current);
+  auto locked = im.lock_service(service_id);
+  if (!locked) return locked.error();
+  const RecordPtr current = locked->current;
   if (current->mcp && *current->mcp == info) return current;
   const bool tools_changed = !current->mcp || current->mcp->tools != info.tools;
   ServiceRecord next = *current;
@@ -616,7 +632,9 @@ Result<RecordPtr> Registry::set_mcp_info(std::string_view service_id, McpInfo in
 
 Result<void> Registry::deregister(std::string_view service_id, const RequestContext& context) {
   Impl& im = *impl_;
-  DISCOVERY_LOCK_SERVICE(im, service_id, current);
+  auto locked = im.lock_service(service_id);
+  if (!locked) return locked.error();
+  const RecordPtr current = locked->current;
   WriteBatch batch;
   im.add_audit(batch, context, "deregister", *current);
   if (auto r = im.commit_removal(current, std::move(batch)); !r) return r.error();
@@ -656,12 +674,11 @@ std::size_t Registry::Impl::expire() {
   }
   std::size_t changed = 0;
   for (const auto& id : due) {
-    auto first = lookup(id);
-    if (!first) {
+    auto locked = lock_service(id);
+    if (!locked) {
       disarm(id);
       continue;
     }
-    std::lock_guard stripe_guard(stripe_for((*first)->company_name, (*first)->instance_id));
     {
       // A heartbeat may have arrived since the list was taken.
       std::lock_guard lock(heartbeat_mutex);
@@ -669,15 +686,13 @@ std::size_t Registry::Impl::expire() {
       if (it == expiry_by_id.end() || it->second > now) continue;
       disarm_locked(id);
     }
-    auto current = lookup(id);
-    if (!current) continue;
-    const ServiceStatus status = (*current)->status;
-    if (status != ServiceStatus::active && status != ServiceStatus::unhealthy) continue;
-    ServiceRecord next = **current;
+    const RecordPtr& current = locked->current;
+    if (current->status != ServiceStatus::active && current->status != ServiceStatus::unhealthy) continue;
+    ServiceRecord next = *current;
     next.status = ServiceStatus::inactive;
     next.status_cause = StatusCause::heartbeat_ttl;
     next.last_updated = now;
-    if (commit(std::move(next), ChangeType::status, WriteBatch{}, *current)) ++changed;
+    if (commit(std::move(next), ChangeType::status, WriteBatch{}, current)) ++changed;
   }
   return changed;
 }

@@ -13,5 +13,4 @@ struct OpensslDeleter {
   }
 };
 
-
 }  // namespace discovery::detail

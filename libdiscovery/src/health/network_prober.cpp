@@ -786,9 +786,9 @@ class Core : public std::enable_shared_from_this<Core> {
       c.lowest().expires_at(state->deadline);
       boost::system::error_code ec;
       if (c.tls) {
-        std::tie(ec, std::ignore) = co_await http::async_read(*c.tls, c.buffer, ex.parser, use_tuple);
+        std::tie(ec, std::ignore) = co_await http::async_read_some(*c.tls, c.buffer, ex.parser, use_tuple);
       } else {
-        std::tie(ec, std::ignore) = co_await http::async_read(*c.tcp, c.buffer, ex.parser, use_tuple);
+        std::tie(ec, std::ignore) = co_await http::async_read_some(*c.tcp, c.buffer, ex.parser, use_tuple);
       }
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {

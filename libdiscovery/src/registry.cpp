@@ -106,7 +106,14 @@ std::optional<double> compute_uptime(const std::deque<Transition>& ts, TimePoint
 // Rounds to a fixed number of decimals. Boost.JSON 1.81 parses some
 // 17-digit numbers one ulp off; values with few decimals survive the text
 // round trip through storage exactly.
-double round_to(double value, double scale) { return std::round(value * scale) / scale; }
+// Rounds to 1/scale. Values too large for value * scale to stay finite
+// already have no digits that fine: they are returned as they are (an
+// overflow here once turned 9.6e307 ms into Infinity, which is not JSON).
+double round_to(double value, double scale) {
+  const double scaled = value * scale;
+  if (!std::isfinite(scaled) || std::abs(scaled) >= 0x1p52) return value;
+  return std::round(scaled) / scale;
+}
 
 void prune_transitions(std::deque<Transition>& ts, TimePoint window_start) {
   while (ts.size() >= 2 && ts[1].at <= window_start) ts.pop_front();

@@ -160,3 +160,64 @@ def test_cursor_rule_of_server_and_spec_agree(admin, spec):
         admin.register(service_body("spec-cur", f"spec-cur-{i}"))
     page = admin.discover({"company": "spec-cur", "limit": 1}).body
     assert page["nextCursor"] and matches(pattern, page["nextCursor"])
+
+
+def test_error_answers_are_utf8_json_whatever_the_client_sent(admin, daemon):
+    # A query value or parameter name that is not UTF-8 was quoted into the
+    # error message byte for byte: the answer was not JSON (nor UTF-8).
+    for path in ("/api/v1/audit?since=%F2%AC%B6%88X%C3%BA%F0%A0", "/api/v1/services/discover?%C3%28=1",
+                 "/api/v1/services/discover?%FF%FE=x", "/api/v1/audit?%ED%A0%80=1"):
+        r = admin.get(path)
+        assert r.status == 400, r
+        strict_json(r.raw.decode("utf-8"))  # raises on invalid UTF-8
+        assert "\ufffd" in r.raw.decode("utf-8"), r.raw
+    ok = admin.get("/api/v1/services/discover?caf%C3%A9=1")
+    assert ok.status == 400 and "café" in ok.body["error"]["field"]
+
+
+def test_empty_list_names_in_discover_are_refused_as_the_spec_says(admin, spec):
+    params = spec["components"]["parameters"]
+    for name, key in (("tags", "Tags"), ("capabilities", "Capabilities"), ("tools", "Tools")):
+        pattern = params[key]["schema"]["items"]["pattern"]
+        for value in ("", "a,,b", "a,"):
+            assert not matches(pattern, value)
+            assert_error(admin.discover([(name, value)]), 400, name)
+        assert matches(pattern, "a,b")
+        assert admin.discover([(name, "a,b")]).status == 200
+    tool = "\u20ac" * 128  # 128 characters, 384 bytes
+    assert matches(params["Tools"]["schema"]["items"]["pattern"], tool)
+    assert admin.discover([("tools", tool)]).status == 200
+    assert_error(admin.discover([("tools", tool + "x")]), 400, "tools")
+
+
+def test_null_message_and_response_time_in_a_health_report(admin, spec):
+    props = schema(spec, "HealthReport")["properties"]
+    assert "null" in props["message"]["type"] and "null" in props["responseTime"]["type"]
+    sid = admin.register(service_body("spec-null")).body["serviceId"]
+    r = admin.put(f"/api/v1/services/{sid}/health", {"ok": False, "responseTime": None, "message": None})
+    assert r.status == 200, r
+    long_message = "\u20ac" * 1024  # 1024 characters: the limit counts characters
+    assert admin.put(f"/api/v1/services/{sid}/health", {"ok": False, "message": long_message}).status == 200
+    assert_error(admin.put(f"/api/v1/services/{sid}/health", {"ok": False, "message": long_message + "x"}), 400,
+                 "message")
+
+
+@pytest.mark.parametrize("primary,derivable", [
+    ("https://mcp.acme.example", True), ("https://MCP.Acme.Example:8443/x", True), ("http://10.0.0.2:8080", True),
+    ("http://[::1]:8080", False), ("http://a_b.example", False), ("http://a~b", False),
+])
+def test_domain_is_required_exactly_when_the_spec_says(admin, spec, primary, derivable):
+    cond = schema(spec, "RegistrationRequest")["if"]
+    pattern = cond["properties"]["serviceInfo"]["properties"]["endpoints"]["properties"]["primary"]["not"]["pattern"]
+    assert matches(pattern, primary) == derivable
+    body = service_body("spec-dom")
+    body.pop("domain", None)
+    body["serviceInfo"]["endpoints"] = {"primary": primary}
+    r = admin.register(body)
+    if derivable:
+        assert r.status in (200, 201), r
+        assert r.body["domain"] == primary.split("://")[1].split("/")[0].split(":")[0].lower()
+    else:
+        assert_error(r, 400, "domain")
+        body["domain"] = "mcp.spec-dom.example"
+        assert admin.register(body).status in (200, 201)

@@ -212,6 +212,22 @@ BOOST_FIXTURE_TEST_SUITE(status_and_health, Fixture)
 
 // schemathesis found a huge response time (9.56e307 ms, a valid JSON number)
 // rounded to Infinity, which the daemon then wrote as `Infinity`: not JSON.
+// A long message with multi-byte characters was cut inside a character,
+// and the record's JSON was no longer UTF-8 (found by the spec agreement
+// test of a 1024-character message).
+BOOST_AUTO_TEST_CASE(a_long_error_message_is_cut_at_a_character_boundary) {
+  auto r = add("acme", "acme-1");
+  std::string message;
+  for (int i = 0; i < 1024; ++i) message += "\u20ac";  // 3 bytes each
+  auto hs = registry->report_health(r->service_id, HealthReport{false, 1.0, message, "external"}).value();
+  const std::string& kept = hs.last_error.value();
+  BOOST_TEST(kept.size() % 3 == 0u);
+  BOOST_TEST(message.starts_with(kept));
+  BOOST_TEST(kept.size() >= 1000u);
+  // Boost.JSON's parser checks UTF-8: the record's JSON reads back.
+  BOOST_TEST(boost::json::parse(boost::json::serialize(to_json(hs))).at("lastError").as_string() == kept);
+}
+
 BOOST_AUTO_TEST_CASE(a_huge_response_time_stays_finite_and_serializable) {
   auto r = add("acme", "acme-1");
   for (const double ms : {9.56323079529432e+307, 1.7976931348623157e308, 4503599627370497.0}) {

@@ -51,6 +51,45 @@ std::string_view media_type(std::string_view content_type) {
   return type;
 }
 
+// `text` with every byte that is not part of a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF)
+// replaced by U+FFFD. Boost.JSON writes strings byte for byte.
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char c = byte(i);
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+    if (c < 0x80) length = 1;
+    else if (c >= 0xC2 && c <= 0xDF) length = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    }
+    bool ok = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      const unsigned char b = byte(i + k);
+      ok = k == 1 ? (b >= low && b <= high) : (b >= 0x80 && b <= 0xBF);
+    }
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -128,8 +167,10 @@ bool Api::may_block(http::verb method, std::string_view target) {
 
 ApiResponse Api::error_response(const Error& error) {
   // API.md: the message names the field too ("serviceInfo.region: must match ...").
-  json::object detail{{"code", to_string(error.code)}, {"message", error.to_string()}};
-  if (!error.field.empty()) detail["field"] = error.field;
+  // Both may quote what the client sent (a query parameter's name, a
+  // value), which need not be UTF-8; the answer must be JSON all the same.
+  json::object detail{{"code", to_string(error.code)}, {"message", valid_utf8(error.to_string())}};
+  if (!error.field.empty()) detail["field"] = valid_utf8(error.field);
   ApiResponse r = json_response(static_cast<unsigned>(http_status(error.code)), json::object{{"error", std::move(detail)}});
   r.error_code = to_string(error.code);
   if (error.code == ErrorCode::unauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -590,7 +631,11 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         } else if (key == "message") {
           if (value.is_null()) continue;
           if (!value.is_string()) return error(route, invalid_argument("message", "must be a string"));
-          if (value.as_string().size() > 1024) return error(route, invalid_argument("message", "must be at most 1024 characters"));
+          // Characters, as the OpenAPI document's maxLength counts them (the
+          // parser has checked that the string is UTF-8).
+          const auto& text = value.as_string();
+          if (std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }) > 1024)
+            return error(route, invalid_argument("message", "must be at most 1024 characters"));
           report.message = std::string(value.as_string());
         } else {
           return error(route, invalid_argument(std::string(key), "unknown field"));

@@ -68,6 +68,11 @@ const OPERATIONS = {
   getReady: ['get', '/ready', [405, 431, 500, 503]],
   getMetrics: ['get', '/metrics', [405, 431, 500, 503]],
   getOpenApi: ['get', '/openapi.json', [405, 431, 500, 503]],
+  // The MCP Registry API (docs/mcp-registry.md): a token, or none for public companies.
+  listMcpServers: ['get', '/v0.1/servers', [400, ...AUTHED]],
+  listMcpServersV0: ['get', '/v0/servers', [400, ...AUTHED]],
+  listMcpServerVersions: ['get', '/v0.1/servers/{serverName}/versions', [400, 404, ...AUTHED]],
+  getMcpServerVersion: ['get', '/v0.1/servers/{serverName}/versions/{version}', [400, 404, ...AUTHED]],
 };
 
 const SUCCESS = {
@@ -86,6 +91,10 @@ const SUCCESS = {
   getReady: ['200'],
   getMetrics: ['200'],
   getOpenApi: ['200'],
+  listMcpServers: ['200'],
+  listMcpServersV0: ['200'],
+  listMcpServerVersions: ['200'],
+  getMcpServerVersion: ['200'],
 };
 
 const DISCOVER_FILTERS = ['company', 'region', 'environment', 'status', 'saoLevel', 'capabilities', 'tags', 'tools'];

@@ -1,4 +1,5 @@
 #include "api.hpp"
+#include "ui_assets.hpp"
 
 #include <discovery/query_engine.hpp>
 #include <discovery/record_json.hpp>
@@ -372,6 +373,24 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
     r.body = metrics_.render(registry_);
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return {Route::metrics, std::move(r)};
+  }
+
+  // ---- the dashboard: static files, no auth (the token stays in the browser) ----
+  if (path == "/ui" || path.substr(0, 4) == "/ui/") {
+    if (method != V::get) return {Route::ui, method_not_allowed("GET")};
+    ApiResponse r;
+    if (path == "/ui") {
+      r.status = 308;  // relative URLs in the page resolve under /ui/
+      r.content_type.clear();
+      r.headers.emplace_back("Location", "/ui/");
+    } else if (auto asset = find_ui_asset(path)) {
+      r.body = asset->body;
+      r.content_type = std::string(asset->content_type);
+    } else {
+      r = error_response(not_found("no such file: " + std::string(path.substr(0, 200))));
+    }
+    for (auto& header : ui_headers()) r.headers.push_back(std::move(header));
+    return {Route::ui, std::move(r)};
   }
 
   // ---- the MCP Registry API (docs/mcp-registry.md) ----

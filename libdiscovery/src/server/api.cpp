@@ -379,11 +379,7 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
   if (path == "/ui" || path.substr(0, 4) == "/ui/") {
     if (method != V::get) return {Route::ui, method_not_allowed("GET")};
     ApiResponse r;
-    if (path == "/ui") {
-      r.status = 308;  // relative URLs in the page resolve under /ui/
-      r.content_type.clear();
-      r.headers.emplace_back("Location", "/ui/");
-    } else if (auto asset = find_ui_asset(path)) {
+    if (auto asset = find_ui_asset(path)) {
       r.body = asset->body;
       r.content_type = std::string(asset->content_type);
     } else {

@@ -14,7 +14,7 @@ constexpr std::string_view kFavicon =
 
 std::optional<UiAsset> find_ui_asset(std::string_view path) {
   if (path == "/ui/favicon.svg") return UiAsset{kFavicon, "image/svg+xml"};
-  if (path == "/ui/" || path == "/ui/index.html") return UiAsset{kUiIndexHtml, "text/html; charset=utf-8"};
+  if (path == "/ui" || path == "/ui/" || path == "/ui/index.html") return UiAsset{kUiIndexHtml, "text/html; charset=utf-8"};
   if (path == "/ui/app.css") return UiAsset{kUiAppCss, "text/css; charset=utf-8"};
   if (path == "/ui/app.js") return UiAsset{kUiAppJs, "text/javascript; charset=utf-8"};
   return std::nullopt;

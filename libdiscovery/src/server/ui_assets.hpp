@@ -17,7 +17,7 @@ struct UiAsset {
   std::string_view content_type;
 };
 
-// "/ui/" -> index.html, "/ui/app.js", "/ui/app.css"; nothing for other paths.
+// "/ui", "/ui/" -> index.html (its links are absolute), "/ui/app.js", "/ui/app.css"; nothing for other paths.
 std::optional<UiAsset> find_ui_asset(std::string_view path);
 
 // Headers for every /ui response, error answers included.

@@ -381,11 +381,11 @@
         el('td', { text: s.companyName }),
         el('td', {}, el('a', { href: `#/service/${encodeURIComponent(s.serviceId)}`, text: s.domain || s.serviceId })),
         el('td', { text: s.serviceInfo?.region || '—' }),
-        el('td', { text: s.serviceInfo?.environment || '—' }),
+        el('td', { class: 'hide-narrow', text: s.serviceInfo?.environment || '—' }),
         el('td', {}, el('span', { class: `status status-${s.status}`, text: s.status })),
-        el('td', { text: s.serviceInfo?.version || '—' }),
-        el('td', { text: fmtMs(s.healthStatus?.responseTime) }),
-        el('td', { text: fmtTime(s.lastUpdated) }));
+        el('td', { class: 'hide-narrow', text: s.serviceInfo?.version || '—' }),
+        el('td', { class: 'hide-narrow', text: fmtMs(s.healthStatus?.responseTime) }),
+        el('td', { class: 'hide-narrow', text: fmtTime(s.lastUpdated) }));
       body.append(tr);
     }
     state.changed.clear();

@@ -63,6 +63,7 @@ app::Settings make_settings() {
       {"read-timeout", "DURATION", "30s", "time to receive a whole request"},
       {"idle-timeout", "DURATION", "60s", "keep-alive connection idle time"},
       {"io-threads", "N", "0", "HTTP io threads; 0 = one per core"},
+      {"registry-public-company", "NAME", "", "a company whose servers the MCP Registry API (/v0.1/servers) lists without a token", true},
       {"metrics-auth", "", "", "require an emerald or diamond token for /metrics"},
       {"log-level", "LEVEL", "info", "debug (one line per request), info, warn, error"},
       {"help", "", "", "show this help", false, true},
@@ -204,6 +205,11 @@ int main(int argc, char** argv) {
   server_options.tls_cert_file = settings.get("tls-cert");
   server_options.tls_key_file = settings.get("tls-key");
   server_options.metrics_require_auth = settings.flag("metrics-auth");
+  for (const auto& company : settings.get_all("registry-public-company")) {
+    if (company.empty() || company.size() > 63 || company.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos || company.front() == '-')
+      return fail("--registry-public-company must be a company name ([a-z0-9][a-z0-9-]{0,62}), not '" + company + "'");
+    server_options.registry_public_companies.push_back(company);
+  }
   const auto level = parse_log_level(settings.get("log-level"));
   if (!level) return fail("--log-level must be debug, info, warn or error");
   server_options.log_level = *level;

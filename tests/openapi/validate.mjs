@@ -48,7 +48,7 @@ function assertNone(problems, what) {
 // ---------------------------------------------------------------------------
 // The contract (API.md)
 
-const UNAUTHENTICATED = new Set(['getHealth', 'getReady', 'getMetrics', 'getOpenApi']);
+const UNAUTHENTICATED = new Set(['getHealth', 'getReady', 'getMetrics', 'getOpenApi', 'getDashboard']);
 
 // operationId -> [method, path, error statuses it must document]
 const AUTHED = [401, 405, 429, 431, 500, 503];
@@ -68,6 +68,12 @@ const OPERATIONS = {
   getReady: ['get', '/ready', [405, 431, 500, 503]],
   getMetrics: ['get', '/metrics', [405, 431, 500, 503]],
   getOpenApi: ['get', '/openapi.json', [405, 431, 500, 503]],
+  getDashboard: ['get', '/ui', [405, 431, 500, 503]],
+  // The MCP Registry API (docs/mcp-registry.md): a token, or none for public companies.
+  listMcpServers: ['get', '/v0.1/servers', [400, ...AUTHED]],
+  listMcpServersV0: ['get', '/v0/servers', [400, ...AUTHED]],
+  listMcpServerVersions: ['get', '/v0.1/servers/{serverName}/versions', [400, 404, ...AUTHED]],
+  getMcpServerVersion: ['get', '/v0.1/servers/{serverName}/versions/{version}', [400, 404, ...AUTHED]],
 };
 
 const SUCCESS = {
@@ -86,6 +92,11 @@ const SUCCESS = {
   getReady: ['200'],
   getMetrics: ['200'],
   getOpenApi: ['200'],
+  getDashboard: ['200'],
+  listMcpServers: ['200'],
+  listMcpServersV0: ['200'],
+  listMcpServerVersions: ['200'],
+  getMcpServerVersion: ['200'],
 };
 
 const DISCOVER_FILTERS = ['company', 'region', 'environment', 'status', 'saoLevel', 'capabilities', 'tags', 'tools'];

@@ -1,4 +1,5 @@
 #include "api.hpp"
+#include "ui_assets.hpp"
 
 #include <discovery/health_checker.hpp>
 
@@ -156,6 +157,7 @@ Api::Api(Registry& registry, const JwtVerifier& verifier, const ServerOptions& o
       options_(options),
       metrics_(metrics),
       logger_(logger),
+      mcp_registry_(registry, authorizer_, McpRegistry::Options{options.registry_public_companies, 10000}),
       engine_(registry),
       limiter_(options.rate_limit_rps) {}
 
@@ -301,6 +303,76 @@ std::vector<std::string> Api::watch_snapshot(const WatchStart& watch, std::uint6
   return frames;
 }
 
+std::optional<ApiResponse> Api::rate_limited(const std::string& subject) {
+  if (!limiter_.enabled()) return std::nullopt;
+  const unsigned retry = limiter_.acquire(subject);
+  if (retry == 0) return std::nullopt;
+  ++metrics_.rate_limited;
+  auto r = error_response(Error{ErrorCode::rate_limited, "rate limit exceeded; retry after " + std::to_string(retry) + " s", {}});
+  r.headers.emplace_back("Retry-After", std::to_string(retry));
+  return r;
+}
+
+ApiResult Api::route_mcp_registry(const ApiRequest& request, std::string_view rest, std::string_view query,
+                                  Principal* principal_out) {
+  constexpr Route route = Route::mcp_registry;
+  const auto error = [](const Error& e) { return ApiResult{route, error_response(e)}; };
+  // Without a token, only when some companies are public (and then only
+  // theirs); a token that is present must be valid, never ignored.
+  std::optional<Principal> principal;
+  if (!request.authorization.empty() || !mcp_registry_.anonymous_allowed()) {
+    auto authenticated = authenticate(request);
+    if (!authenticated) return error(authenticated.error());
+    principal = *authenticated;
+    *principal_out = *principal;
+  }
+  // Anonymous readers share one bucket: the limit protects the daemon.
+  if (auto limited = rate_limited(principal ? principal->subject : std::string("\x01anonymous")))
+    return {route, std::move(*limited)};
+  const RegistryScope scope = mcp_registry_.scope(principal ? &*principal : nullptr);
+
+  if (rest.empty() || rest == "/") {
+    auto q = parse_registry_list_query(query);
+    if (!q) return error(q.error());
+    auto list = mcp_registry_.list(scope, *q);
+    if (!list) return error(list.error());
+    return {route, json_response(200, *list)};
+  }
+  // {serverName}[/versions[/{version}]], the name URL-encoded ("ns%2Fname")
+  // or not: a server name holds exactly one '/'.
+  auto decoded = percent_decode_path(rest.substr(1), "serverName");
+  if (!decoded) return error(decoded.error());
+  std::vector<std::string_view> segments;
+  for (std::string_view left = *decoded;;) {
+    const auto slash = left.find('/');
+    segments.push_back(left.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    left.remove_prefix(slash + 1);
+  }
+  auto include_deleted = parse_include_deleted(query);
+  if (!include_deleted) return error(include_deleted.error());
+  if (segments.size() < 2 || segments[0].empty() || segments[1].empty() || (segments.size() > 2 && segments[2] != "versions"))
+    return error(not_found("no such server: " + decoded->substr(0, 200)));
+  const std::string name = std::string(segments[0]) + "/" + std::string(segments[1]);
+  if (segments.size() == 2) {
+    // The generic registry API's GET /v0/servers/{serverName}: the latest version.
+    auto one = mcp_registry_.version(scope, name, "latest", *include_deleted);
+    if (!one) return error(one.error());
+    return {route, json_response(200, *one)};
+  }
+  if (segments.size() == 3) {
+    auto all = mcp_registry_.versions(scope, name, *include_deleted);
+    if (!all) return error(all.error());
+    return {route, json_response(200, *all)};
+  }
+  const auto version_start = segments[0].size() + segments[1].size() + segments[2].size() + 3;
+  const std::string_view version = std::string_view(*decoded).substr(version_start);
+  if (version.empty()) return error(not_found("no such server version"));
+  auto one = mcp_registry_.version(scope, name, version, *include_deleted);
+  if (!one) return error(one.error());
+  return {route, json_response(200, *one)};
+}
+
 ApiResult Api::handle(const ApiRequest& request) {
   auto target = request.target;
   const auto qmark = target.find('?');
@@ -388,6 +460,29 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
     return {Route::metrics, std::move(r)};
   }
 
+  // ---- the dashboard: static files, no auth (the token stays in the browser) ----
+  if (path == "/ui" || path.substr(0, 4) == "/ui/") {
+    if (method != V::get) return {Route::ui, method_not_allowed("GET")};
+    ApiResponse r;
+    if (auto asset = find_ui_asset(path)) {
+      r.body = asset->body;
+      r.content_type = std::string(asset->content_type);
+    } else {
+      r = error_response(not_found("no such file: " + std::string(path.substr(0, 200))));
+    }
+    for (auto& header : ui_headers()) r.headers.push_back(std::move(header));
+    return {Route::ui, std::move(r)};
+  }
+
+  // ---- the MCP Registry API (docs/mcp-registry.md) ----
+  for (std::string_view prefix : {std::string_view("/v0.1/servers"), std::string_view("/v0/servers")}) {
+    if (path.substr(0, prefix.size()) != prefix) continue;
+    const auto rest = path.substr(prefix.size());
+    if (!rest.empty() && rest.front() != '/') break;
+    if (method != V::get) return {Route::mcp_registry, method_not_allowed("GET")};
+    return route_mcp_registry(request, rest, query, principal_out);
+  }
+
   // ---- the API: resolve the route first, then authenticate ----
   Route route = Route::unknown;
   std::string_view service_id;
@@ -440,14 +535,7 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
   if (!authenticated) return error(route, authenticated.error());
   const Principal& principal = *authenticated;
   *principal_out = principal;
-  if (limiter_.enabled()) {
-    if (const unsigned retry = limiter_.acquire(principal.subject); retry > 0) {
-      ++metrics_.rate_limited;
-      auto r = error_response(Error{ErrorCode::rate_limited, "rate limit exceeded; retry after " + std::to_string(retry) + " s", {}});
-      r.headers.emplace_back("Retry-After", std::to_string(retry));
-      return {route, std::move(r)};
-    }
-  }
+  if (auto limited = rate_limited(principal.subject)) return {route, std::move(*limited)};
   const RequestContext context{request.request_id, principal.subject, principal.level, principal.company};
   using Action = Authorizer::Action;
 

@@ -10,7 +10,7 @@
 //
 // Errors of the daemon are *Error values (errors.As, or errors.Is with
 // ErrNotFound and friends). Idempotent calls are retried after 503, 429
-// (honouring Retry-After), 502, 504, a per-attempt timeout, or a dropped
+// (honouring Retry-After), 409, 502, 504, a per-attempt timeout, or a dropped
 // connection. A Client is safe for concurrent use.
 package discovery
 
@@ -349,6 +349,8 @@ func transient(ctx context.Context, err error) bool {
 	if errors.As(err, &e) {
 		switch e.Status {
 		case http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusBadGateway, http.StatusGatewayTimeout:
+			return true
+		case http.StatusConflict: // a concurrent write won; API.md: retrying is safe
 			return true
 		}
 		return false

@@ -439,3 +439,56 @@ func nextWithin(t *testing.T, w *discovery.Watcher, d time.Duration) (*discovery
 		return nil, nil
 	}
 }
+
+func TestWatchReconnectsAfterARestart(t *testing.T) {
+	ctx := context.Background()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	opts := discoverytest.Options{Binary: binary(), DataDir: dir,
+		Args: []string{"--storage", "sqlite", "--listen", "127.0.0.1:" + strconv.Itoa(port)}}
+	first, err := discoverytest.StartWith(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Stop()
+	c := discovery.New(first.URL, discovery.WithToken(first.Token(discoverytest.Claims{Sao: "diamond"})),
+		discovery.WithRetries(5, 200*time.Millisecond))
+	company := uniq("restart")
+	before := must(c.Register(ctx, registration(company)))(t)
+	page := must(c.Discover(ctx, discovery.DiscoverQuery{Filter: discovery.Filter{Company: company}}))(t)
+	w, err := c.Watch(ctx, discovery.Filter{Company: company}, &discovery.WatchOptions{
+		LastEventID: itoa(page.Index), ReconnectDelay: 100 * time.Millisecond, MaxReconnectDelay: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	second, err := discoverytest.StartWith(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop()
+	after := must(c.Register(ctx, registration(company)))(t)
+	for {
+		ev, err := nextWithin(t, w, 20*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := ev.Service.ServiceID; id != before.ServiceID && id != after.ServiceID {
+			t.Fatalf("event for %s, outside the filter", id)
+		}
+		if ev.Service.ServiceID == after.ServiceID {
+			if w.LastEventID() != itoa(ev.Index) {
+				t.Fatalf("LastEventID %q after index %d", w.LastEventID(), ev.Index)
+			}
+			return
+		}
+	}
+}

@@ -84,11 +84,14 @@ type Daemon struct {
 	Secret []byte
 	// Shared is true for the daemon named by the environment (FromEnv): Stop
 	// leaves it running.
-	Shared  bool
-	DataDir string
-	cmd     *exec.Cmd
-	exited  chan error
-	stderr  *tail
+	Shared   bool
+	DataDir  string
+	ownsDir  bool
+	cmd      *exec.Cmd
+	stopOnce sync.Once
+	stopErr  error
+	exited   chan error
+	stderr   *tail
 }
 
 // Token mints a token for this daemon.
@@ -98,14 +101,34 @@ var listening = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // Start runs discoveryd on 127.0.0.1:0 with memory storage and a temporary
 // data directory, and returns once it accepts connections. Extra flags go
-// after the defaults. Its standard output is not echoed (it prints a token).
+// after the defaults, so they may override them. Its standard output is not
+// echoed (it prints a token).
 func Start(binary string, args ...string) (*Daemon, error) {
-	dir, err := os.MkdirTemp("", "discoveryd-go-")
-	if err != nil {
-		return nil, err
+	return StartWith(Options{Binary: binary, Args: args})
+}
+
+// Options of StartWith.
+type Options struct {
+	Binary string
+	// Flags after the defaults (--listen 127.0.0.1:0 --storage memory
+	// --data-dir DIR --log-level warn), which they may override.
+	Args []string
+	// DataDir, when set, is used instead of a temporary directory and is
+	// left in place by Stop (to restart a daemon on the same data).
+	DataDir string
+}
+
+// StartWith is Start with every option.
+func StartWith(o Options) (*Daemon, error) {
+	dir, ownsDir := o.DataDir, o.DataDir == ""
+	if ownsDir {
+		var err error
+		if dir, err = os.MkdirTemp("", "discoveryd-go-"); err != nil {
+			return nil, err
+		}
 	}
-	cmd := exec.Command(binary, append([]string{"--listen", "127.0.0.1:0", "--storage", "memory",
-		"--data-dir", dir, "--log-level", "warn"}, args...)...)
+	cmd := exec.Command(o.Binary, append([]string{"--listen", "127.0.0.1:0", "--storage", "memory",
+		"--data-dir", dir, "--log-level", "warn"}, o.Args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DISCOVERY_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -116,10 +139,10 @@ func Start(binary string, args ...string) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{DataDir: dir, cmd: cmd, exited: make(chan error, 1), stderr: &tail{}}
+	d := &Daemon{DataDir: dir, ownsDir: ownsDir, cmd: cmd, exited: make(chan error, 1), stderr: &tail{}}
 	cmd.Stderr = d.stderr
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
+		d.removeDir()
 		return nil, err
 	}
 	found := make(chan string, 1)
@@ -139,7 +162,7 @@ func Start(binary string, args ...string) (*Daemon, error) {
 	select {
 	case d.URL = <-found:
 	case err := <-d.exited:
-		os.RemoveAll(dir)
+		d.removeDir()
 		return nil, fmt.Errorf("discoveryd exited before listening (%v): %s", err, d.stderr)
 	case <-time.After(30 * time.Second):
 		d.kill()
@@ -167,29 +190,39 @@ func FromEnv(binary string, args ...string) (*Daemon, error) {
 }
 
 // Stop sends SIGTERM and waits (up to 15s, then kills); it returns an error
-// when the daemon did not exit 0. A shared daemon is left running.
+// when the daemon did not exit 0. A shared daemon is left running. Calling
+// it again returns the first answer.
 func (d *Daemon) Stop() error {
 	if d.Shared || d.cmd == nil {
 		return nil
 	}
-	defer os.RemoveAll(d.DataDir)
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.exited:
-		if err != nil {
-			return fmt.Errorf("discoveryd: %v: %s", err, d.stderr)
+	d.stopOnce.Do(func() {
+		defer d.removeDir()
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-d.exited:
+			if err != nil {
+				d.stopErr = fmt.Errorf("discoveryd: %v: %s", err, d.stderr)
+			}
+		case <-time.After(15 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.exited
+			d.stopErr = errors.New("discoveryd did not stop within 15s of SIGTERM")
 		}
-		return nil
-	case <-time.After(15 * time.Second):
-		d.kill()
-		return errors.New("discoveryd did not stop within 15s of SIGTERM")
-	}
+	})
+	return d.stopErr
 }
 
 func (d *Daemon) kill() {
 	_ = d.cmd.Process.Kill()
 	<-d.exited
-	os.RemoveAll(d.DataDir)
+	d.removeDir()
+}
+
+func (d *Daemon) removeDir() {
+	if d.ownsDir {
+		os.RemoveAll(d.DataDir)
+	}
 }
 
 // tail keeps the last 4 KiB written, for error messages.

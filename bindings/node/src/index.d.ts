@@ -237,7 +237,7 @@ export interface ClientOptions {
   token?: string | (() => string | Promise<string>);
   /** Milliseconds per attempt (default 30000). A long-poll adds its wait. */
   timeout?: number;
-  /** Further attempts for idempotent calls after 503, 429, 502, 504, a timeout or a dropped connection (default 2). */
+  /** Further attempts for idempotent calls after 503, 429 (waiting Retry-After), 409, 502, 504, a timeout or a dropped connection (default 2). */
   retries?: number;
   /** First backoff in milliseconds, doubled per attempt, with jitter (default 100). */
   retryDelay?: number;

@@ -4,6 +4,7 @@
 // that resumes with Last-Event-ID.
 
 import {
+  ConflictError,
   DiscoveryConnectionError,
   DiscoveryError,
   DiscoveryTimeoutError,
@@ -254,6 +255,7 @@ export class DiscoveryClient {
           attempt < retries &&
           (err instanceof UnavailableError ||
             err instanceof RateLimitedError ||
+            err instanceof ConflictError || // a concurrent write won; API.md: retrying is safe
             err instanceof DiscoveryConnectionError ||
             err instanceof DiscoveryTimeoutError ||
             (err instanceof DiscoveryError && (err.status === 502 || err.status === 504)));

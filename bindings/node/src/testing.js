@@ -38,13 +38,16 @@ export async function readSecretFile(path) {
 
 /**
  * Starts discoveryd (memory storage, 127.0.0.1:0, a temporary data directory)
- * and resolves once it prints `listening on URL`. The daemon's output is not
- * echoed: on first start it prints a token.
- * @param {{binary?: string, args?: string[], startTimeout?: number}} [options]
+ * and resolves once it prints `listening on URL`. `args` come after those
+ * defaults, so they may override them. With `dataDir` the daemon uses that
+ * directory and stop() leaves it (to restart on the same data). The daemon's
+ * output is not echoed: on first start it prints a token.
+ * @param {{binary?: string, args?: string[], dataDir?: string, startTimeout?: number}} [options]
  */
 export async function startDaemon(options = {}) {
   const binary = options.binary ?? process.env.DISCOVERYD ?? "discoveryd";
-  const dataDir = await mkdtemp(join(tmpdir(), "discoveryd-node-"));
+  const ownsDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "discoveryd-node-")));
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DISCOVERY_")));
   const child = spawn(
     binary,
@@ -87,7 +90,7 @@ export async function startDaemon(options = {}) {
       const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
       const code = await exited;
       clearTimeout(timer);
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownsDir) await rm(dataDir, { recursive: true, force: true });
       return code;
     },
   };

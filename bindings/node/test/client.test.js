@@ -1,7 +1,10 @@
 // The client against a real discoveryd (its own, memory storage), over real
 // sockets: every endpoint, errors, retries, timeouts, pagination and watch.
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import DiscoveryClient, {
@@ -21,6 +24,14 @@ import { DISCOVERYD, nextWithin, registration, uniq } from "./helpers.js";
 
 let daemon;
 let admin;
+/** A port nothing listens on (for now). */
+const freePort = () =>
+  new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 const clientFor = (claims, options = {}) => new DiscoveryClient({ baseUrl: daemon.url, token: daemon.token(claims), ...options });
 
 before(async () => {
@@ -178,12 +189,7 @@ describe("errors", () => {
   });
 
   test("a refused connection is a DiscoveryConnectionError", async () => {
-    const port = await new Promise((resolve) => {
-      const server = createServer().listen(0, "127.0.0.1", () => {
-        const { port } = server.address();
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     const client = new DiscoveryClient({ baseUrl: `http://127.0.0.1:${port}`, retries: 0 });
     await assert.rejects(client.daemonHealth(), DiscoveryConnectionError);
   });
@@ -235,6 +241,35 @@ describe("watch", () => {
     const resumed = admin.watch({ company }, { lastEventId: got[0].index })[Symbol.asyncIterator]();
     assert.deepEqual([(await nextWithin(resumed)).value.index, (await nextWithin(resumed)).value.index], [got[1].index, got[2].index]);
     await resumed.return();
+  });
+
+  test("a watch reconnects with Last-Event-ID after the daemon restarts", async () => {
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), "node-watch-restart-"));
+    const args = ["--storage", "sqlite", "--listen", `127.0.0.1:${port}`];
+    let first = await startDaemon({ binary: DISCOVERYD, args, dataDir: dir });
+    let second;
+    try {
+      const client = new DiscoveryClient({ baseUrl: first.url, token: first.token({ sao: "diamond" }), retries: 5, retryDelay: 200 });
+      const company = uniq("restart");
+      const before = await client.register(registration(company));
+      const watch = client.watch({ company }, { lastEventId: (await client.discover({ company })).index, reconnectDelay: 100, maxReconnectDelay: 500 });
+      const events = watch[Symbol.asyncIterator]();
+      const pending = nextWithin(events, 20_000);
+      await new Promise((r) => setTimeout(r, 200)); // the stream is open
+      assert.equal(await first.stop(), 0);
+      second = await startDaemon({ binary: DISCOVERYD, args, dataDir: dir });
+      const after = await client.register(registration(company));
+      const seen = [(await pending).value];
+      while (seen.at(-1).service.serviceId !== after.serviceId) seen.push((await nextWithin(events, 20_000)).value);
+      assert.ok(seen.every((e) => [before.serviceId, after.serviceId].includes(e.service.serviceId)), "only the filter's records");
+      assert.equal(watch.lastEventId, String(seen.at(-1).index));
+      await events.return();
+    } finally {
+      await first.stop();
+      await second?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test("an AbortSignal or close() ends the iteration", async () => {

@@ -38,4 +38,8 @@ echo "::: node examples/node/quickstart.mjs"
 (cd "$root/examples/node" && { [ -e node_modules/@mcp-discovery/client ] || npm install --no-audit --no-fund --offline >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null; } && node quickstart.mjs) || status=1
 echo "::: go examples/go/quickstart"
 (cd "$root/examples/go" && go run ./quickstart) || status=1
+if [ $status -ne 0 ]; then
+  echo "::: discoveryd's log (stderr)" >&2
+  tail -n 30 "$work/stderr" >&2
+fi
 exit $status

@@ -107,7 +107,10 @@ func (c *Client) Register(ctx context.Context, r *Registration) (*Service, error
 	var out Service
 	err := c.do(ctx, call{method: http.MethodPost, path: servicesPath + "/register", body: r,
 		idempotent: r != nil && r.InstanceID != ""}, &out)
-	return &out, err
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Discover answers one page of a query.
@@ -217,6 +220,26 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) 
 		return nil, err
 	}
 	return out.Entries, nil
+}
+
+// Alerts returns the health checker's recent alerts that the caller may read
+// (the levels that may read health history; fleet-wide alerts for diamond
+// and emerald only).
+func (c *Client) Alerts(ctx context.Context, q AlertQuery) ([]Alert, error) {
+	params := url.Values{}
+	if q.ServiceID != "" {
+		params.Set("serviceId", q.ServiceID)
+	}
+	if q.Limit > 0 {
+		params.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out struct {
+		Alerts []Alert `json:"alerts"`
+	}
+	if err := c.do(ctx, call{method: http.MethodGet, path: "/api/v1/alerts", query: params}, &out); err != nil {
+		return nil, err
+	}
+	return out.Alerts, nil
 }
 
 // ------------------------------------------------------------------ daemon --

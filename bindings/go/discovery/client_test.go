@@ -40,8 +40,14 @@ func TestRegisterReregisterGet(t *testing.T) {
 	if first.Status != discovery.StatusActive || first.SaoLevel != discovery.Sapphire {
 		t.Fatalf("status %q level %q", first.Status, first.SaoLevel)
 	}
-	if first.Domain != "mcp."+company+".example.com" || first.HealthCheckConfig.Interval != "30s" || first.HealthCheckConfig.TTL != nil {
+	if first.Domain != "mcp."+company+".example.com" || first.HealthCheckConfig.Interval != "30s" ||
+		first.HealthCheckConfig.TTL != nil || first.HealthCheckConfig.ExpectedStatus != "200" {
 		t.Fatalf("defaults not filled: %+v", first)
+	}
+	ranged := registration(company)
+	ranged.HealthCheckConfig = &discovery.HealthCheckSettings{ExpectedStatus: "200-299", Endpoints: []string{"/ready"}}
+	if r := must(c.Register(ctx, ranged))(t); r.HealthCheckConfig.ExpectedStatus != "200-299" {
+		t.Fatalf("expectedStatus range: %q", r.HealthCheckConfig.ExpectedStatus)
 	}
 	reg.Tags = []string{"beta"}
 	again := must(c.Register(ctx, reg))(t)
@@ -379,6 +385,25 @@ func TestWatchEndsWithContextAndRefusesBadToken(t *testing.T) {
 	}
 	if _, err := discovery.New(daemon.URL).Watch(context.Background(), discovery.Filter{}, nil); !errors.Is(err, discovery.ErrUnauthenticated) {
 		t.Fatalf("watch without token: %v", err)
+	}
+}
+
+func TestAlerts(t *testing.T) {
+	ctx := context.Background()
+	company := uniq("alerts")
+	rec := must(admin().Register(ctx, registration(company)))(t)
+	alerts := must(clientFor(daemon, discoverytest.Claims{Sao: "opal", Company: company}).Alerts(ctx,
+		discovery.AlertQuery{ServiceID: rec.ServiceID, Limit: 10}))(t)
+	for _, a := range alerts {
+		if a.ServiceID == nil || *a.ServiceID != rec.ServiceID {
+			t.Fatalf("alert of another service: %+v", a)
+		}
+	}
+	if _, err := clientFor(daemon, discoverytest.Claims{Sao: "onyx", Company: company}).Alerts(ctx, discovery.AlertQuery{}); !errors.Is(err, discovery.ErrPermissionDenied) {
+		t.Fatalf("onyx: %v", err)
+	}
+	if _, err := admin().Alerts(ctx, discovery.AlertQuery{ServiceID: "00000000-0000-4000-8000-000000000000"}); !errors.Is(err, discovery.ErrNotFound) {
+		t.Fatalf("unknown service: %v", err)
 	}
 }
 

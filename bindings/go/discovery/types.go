@@ -1,6 +1,11 @@
 package discovery
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
 
 // Status is a service's status.
 type Status string
@@ -80,6 +85,33 @@ type AlertingConfig struct {
 	EscalationLevels []string `json:"escalationLevels"`
 }
 
+// ExpectedStatus is the HTTP status a passing probe answers: one status
+// ("200", sent as the number 200) or an inclusive range ("200-299").
+type ExpectedStatus string
+
+// MarshalJSON writes a single status as a number, a range as a string.
+func (e ExpectedStatus) MarshalJSON() ([]byte, error) {
+	if n, err := strconv.Atoi(string(e)); err == nil {
+		return json.Marshal(n)
+	}
+	return json.Marshal(string(e))
+}
+
+// UnmarshalJSON reads a number or a string.
+func (e *ExpectedStatus) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		*e = ExpectedStatus(strconv.Itoa(n))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("expectedStatus: %w", err)
+	}
+	*e = ExpectedStatus(s)
+	return nil
+}
+
 // HealthCheckConfig is the effective health-check configuration of a record,
 // defaults filled in. Durations are strings such as "30s".
 type HealthCheckConfig struct {
@@ -89,7 +121,7 @@ type HealthCheckConfig struct {
 	FailureThreshold int            `json:"failureThreshold"`
 	SuccessThreshold int            `json:"successThreshold"`
 	Endpoints        []string       `json:"endpoints"`
-	ExpectedStatus   int            `json:"expectedStatus"`
+	ExpectedStatus   ExpectedStatus `json:"expectedStatus"`
 	MCP              bool           `json:"mcp"`
 	TTL              *string        `json:"ttl"` // nil: no heartbeat TTL
 	Alerting         AlertingConfig `json:"alerting"`
@@ -119,16 +151,19 @@ type Service struct {
 // HealthCheckSettings is the health-check part of a registration: zero
 // values are left out, and the daemon fills in its defaults.
 type HealthCheckSettings struct {
-	Interval         string          `json:"interval,omitempty"`
-	Timeout          string          `json:"timeout,omitempty"`
-	Retries          *int            `json:"retries,omitempty"`
-	FailureThreshold *int            `json:"failureThreshold,omitempty"`
-	SuccessThreshold *int            `json:"successThreshold,omitempty"`
-	Endpoints        []string        `json:"endpoints,omitempty"`
-	ExpectedStatus   *int            `json:"expectedStatus,omitempty"`
-	MCP              *bool           `json:"mcp,omitempty"`
-	TTL              string          `json:"ttl,omitempty"`
-	Alerting         *AlertingConfig `json:"alerting,omitempty"`
+	Interval         string `json:"interval,omitempty"`
+	Timeout          string `json:"timeout,omitempty"`
+	Retries          *int   `json:"retries,omitempty"`
+	FailureThreshold *int   `json:"failureThreshold,omitempty"`
+	SuccessThreshold *int   `json:"successThreshold,omitempty"`
+	// nil: the default (["/health"]); an empty, non-nil slice: no HTTP check
+	// (the MCP check or the heartbeat TTL alone). nil is sent as null, which
+	// the daemon reads as absent.
+	Endpoints      []string        `json:"endpoints"`
+	ExpectedStatus ExpectedStatus  `json:"expectedStatus,omitempty"`
+	MCP            *bool           `json:"mcp,omitempty"`
+	TTL            string          `json:"ttl,omitempty"`
+	Alerting       *AlertingConfig `json:"alerting,omitempty"`
 }
 
 // Registration is the body of Register. CompanyName and
@@ -261,4 +296,24 @@ type Readiness struct {
 	Status   string `json:"status"`
 	Services int    `json:"services"`
 	Index    uint64 `json:"index"`
+}
+
+// Alert is one alert of the daemon's health checker.
+type Alert struct {
+	ID                  uint64     `json:"id"`
+	At                  time.Time  `json:"at"`
+	ServiceID           *string    `json:"serviceId"` // nil for a fleet-wide alert
+	CompanyName         *string    `json:"companyName"`
+	InstanceID          *string    `json:"instanceId"`
+	Level               string     `json:"level"` // warning, critical, emergency
+	Kind                string     `json:"kind"`  // raised, escalated, resolved
+	Message             string     `json:"message"`
+	ConsecutiveFailures int        `json:"consecutiveFailures"`
+	UnhealthySince      *time.Time `json:"unhealthySince"`
+}
+
+// AlertQuery narrows Alerts; zero values are left out.
+type AlertQuery struct {
+	ServiceID string
+	Limit     int // 1 to 1000; 0: the daemon's default (100)
 }

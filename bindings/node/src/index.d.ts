@@ -19,10 +19,10 @@ export interface Endpoints {
 }
 
 export interface ServiceInfo {
-  version?: string;
+  version?: string | null;
   capabilities?: string[];
-  region?: string;
-  environment?: string;
+  region?: string | null;
+  environment?: string | null;
   endpoints: Endpoints;
 }
 
@@ -49,7 +49,7 @@ export interface McpInfo {
   serverInfo: { name: string; version?: string; [key: string]: unknown };
   capabilities: JsonObject;
   tools: McpTool[];
-  introspectedAt: Timestamp;
+  introspectedAt: Timestamp | null;
 }
 
 export interface AlertingConfig {
@@ -65,7 +65,8 @@ export interface HealthCheckConfig {
   failureThreshold: number;
   successThreshold: number;
   endpoints: string[];
-  expectedStatus: number;
+  /** One status, or an inclusive range such as "200-299". */
+  expectedStatus: number | string;
   mcp: boolean;
   /** Heartbeat TTL; null when the service does not heartbeat. */
   ttl: Duration | null;
@@ -206,6 +207,28 @@ export interface AuditQuery {
   limit?: number;
 }
 
+export interface Alert {
+  /** Increasing. */
+  id: number;
+  at: Timestamp;
+  /** Null for a fleet-wide alert (the mass-failure safeguard). */
+  serviceId: string | null;
+  companyName: string | null;
+  instanceId: string | null;
+  level: "warning" | "critical" | "emergency";
+  kind: "raised" | "escalated" | "resolved";
+  message: string;
+  consecutiveFailures: number;
+  unhealthySince: Timestamp | null;
+}
+
+export interface AlertQuery {
+  /** Only this service's alerts. */
+  serviceId?: string;
+  /** 1 to 1000 (default 100). */
+  limit?: number;
+}
+
 export interface Liveness {
   status: "ok";
 }
@@ -303,6 +326,8 @@ export declare class DiscoveryClient {
   heartbeat(serviceId: string, options?: CallOptions): Promise<HeartbeatResponse>;
   /** Diamond only. */
   audit(query?: AuditQuery, options?: CallOptions): Promise<AuditEntry[]>;
+  /** The health checker's recent alerts the caller may read (not for onyx). */
+  alerts(query?: AlertQuery, options?: CallOptions): Promise<Alert[]>;
   watch(filters?: Filters, options?: WatchOptions): Watch;
 
   daemonHealth(options?: CallOptions): Promise<Liveness>;

@@ -204,6 +204,17 @@ export class DiscoveryClient {
   }
 
   /**
+   * The health checker's recent alerts the caller may read (levels that may
+   * read health history; fleet-wide alerts for diamond and emerald only).
+   */
+  async alerts(query = {}, options = {}) {
+    const params = new URLSearchParams();
+    if (query.serviceId !== undefined) params.set("serviceId", query.serviceId);
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    return (await this.#request("GET", "/api/v1/alerts", { ...options, params })).body.alerts;
+  }
+
+  /**
    * Changes as an async iterable of events; see Watch.
    * @returns {Watch}
    */

@@ -54,6 +54,9 @@ describe("services", () => {
     assert.equal(first.domain, `mcp.${company}.example.com`);
     assert.equal(first.healthCheckConfig.interval, "30s");
     assert.equal(first.healthCheckConfig.ttl, null);
+    assert.equal(first.healthCheckConfig.expectedStatus, 200);
+    const ranged = await client.register(registration(company, { healthCheckConfig: { expectedStatus: "200-299" } }));
+    assert.equal(ranged.healthCheckConfig.expectedStatus, "200-299");
     const again = await client.register({ ...body, tags: ["beta"] });
     assert.equal(again.serviceId, first.serviceId);
     assert.equal(again.registeredAt, first.registeredAt);
@@ -319,6 +322,17 @@ describe("daemon", () => {
     const doc = await anonymous.openapi();
     assert.equal(doc.openapi, "3.1.0");
     assert.ok(doc.paths["/api/v1/services/discover"]);
+  });
+
+  test("alerts: readable with health access, 403 for onyx, 404 for an unknown service", async () => {
+    const company = uniq("alerts");
+    const rec = await admin.register(registration(company));
+    const alerts = await clientFor({ sao: "opal", company }).alerts({ serviceId: rec.serviceId, limit: 10 });
+    assert.ok(Array.isArray(alerts));
+    assert.ok(alerts.every((a) => a.serviceId === rec.serviceId));
+    await assert.rejects(clientFor({ sao: "onyx", company }).alerts(), PermissionDeniedError);
+    await assert.rejects(admin.alerts({ serviceId: "00000000-0000-4000-8000-000000000000" }), NotFoundError);
+    await assert.rejects(admin.alerts({ limit: 0 }), (e) => e instanceof InvalidArgumentError && e.field === "limit");
   });
 
   test("audit lists the mutations with their request ids (diamond)", async () => {

@@ -39,6 +39,7 @@ export async function usage(): Promise<void> {
     if (err instanceof DiscoveryError) console.log(err.field, err.requestId);
   }
   const metrics: string = await client.metrics();
+  for (const alert of await client.alerts({ serviceId: record.serviceId })) alert.level.toUpperCase();
   void next; void expires; void metrics;
 
   // @ts-expect-error serviceInfo.endpoints.primary is required

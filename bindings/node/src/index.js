@@ -291,28 +291,34 @@ export class DiscoveryClient {
       headers["content-type"] = opts.contentType ?? "application/json";
       body = JSON.stringify(opts.body);
     }
+    // The deadline covers the answer; for a stream only its head, so that a
+    // watch outlives it.
     const timeout = opts.timeout ?? this.#timeout;
-    const timeoutSignal = AbortSignal.timeout(timeout);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeoutSignal]) : timeoutSignal;
-
-    let response;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${timeout} ms`, "TimeoutError")), timeout);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
     try {
-      response = await this.#fetch(url, { method, headers, body, signal });
-    } catch (err) {
-      throw this.#transportError(err, method, url, timeoutSignal, timeout, opts.signal);
-    }
-    if (opts.stream && response.ok) return response;
+      let response;
+      try {
+        response = await this.#fetch(url, { method, headers, body, signal });
+      } catch (err) {
+        throw this.#transportError(err, method, url, deadline.signal, timeout, opts.signal);
+      }
+      if (opts.stream && response.ok) return response;
 
-    let text;
-    try {
-      text = await response.text();
-    } catch (err) {
-      throw this.#transportError(err, method, url, timeoutSignal, timeout, opts.signal);
+      let text;
+      try {
+        text = await response.text();
+      } catch (err) {
+        throw this.#transportError(err, method, url, deadline.signal, timeout, opts.signal);
+      }
+      if (!response.ok) throw errorFromResponse(response.status, response.headers, text);
+      const type = response.headers.get("content-type") ?? "";
+      const parsed = text && type.includes("json") ? JSON.parse(text) : text;
+      return { status: response.status, headers: response.headers, body: parsed };
+    } finally {
+      clearTimeout(timer);
     }
-    if (!response.ok) throw errorFromResponse(response.status, response.headers, text);
-    const type = response.headers.get("content-type") ?? "";
-    const parsed = text && type.includes("json") ? JSON.parse(text) : text;
-    return { status: response.status, headers: response.headers, body: parsed };
   }
 
   #transportError(err, method, url, timeoutSignal, timeout, userSignal) {

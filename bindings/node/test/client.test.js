@@ -275,6 +275,20 @@ describe("watch", () => {
     }
   });
 
+  test("a watch outlives the client's request timeout", async () => {
+    const company = uniq("long");
+    const client = clientFor({ sao: "diamond" }, { timeout: 300 });
+    const { index } = await client.discover({ company });
+    const events = client.watch({ company }, { lastEventId: index, reconnect: false })[Symbol.asyncIterator]();
+    const pending = nextWithin(events, 10_000);
+    await new Promise((r) => setTimeout(r, 1000)); // beyond the 300 ms timeout
+    const rec = await admin.register(registration(company));
+    const { value, done } = await pending;
+    assert.equal(done, false, "the stream was cut");
+    assert.equal(value.service.serviceId, rec.serviceId);
+    await events.return();
+  });
+
   test("an AbortSignal or close() ends the iteration", async () => {
     const abort = new AbortController();
     const watch = admin.watch({ company: uniq("quiet") }, { signal: abort.signal });

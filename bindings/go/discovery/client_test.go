@@ -517,3 +517,21 @@ func TestWatchReconnectsAfterARestart(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchOutlivesTheRequestTimeout(t *testing.T) {
+	ctx := context.Background()
+	company := uniq("long")
+	c := clientFor(daemon, discoverytest.Claims{Sao: "diamond"}, discovery.WithTimeout(300*time.Millisecond))
+	page := must(c.Discover(ctx, discovery.DiscoverQuery{Filter: discovery.Filter{Company: company}}))(t)
+	w, err := c.Watch(ctx, discovery.Filter{Company: company}, &discovery.WatchOptions{LastEventID: itoa(page.Index), NoReconnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	time.Sleep(time.Second) // beyond the 300ms timeout
+	rec := must(admin().Register(ctx, registration(company)))(t)
+	ev, err := nextWithin(t, w, 10*time.Second)
+	if err != nil || ev.Service.ServiceID != rec.ServiceID {
+		t.Fatalf("event %+v, err %v", ev, err)
+	}
+}

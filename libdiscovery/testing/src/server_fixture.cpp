@@ -30,6 +30,7 @@ ServerFixture::ServerFixture(ServerFixtureOptions options)
   if (!verifier) throw std::runtime_error("ServerFixture: verifier: " + verifier.error().to_string());
   verifier_ = std::move(*verifier);
 
+  host_ = options.server.host;
   auto server = Server::start(*registry_, *verifier_, std::move(options.server));
   if (!server) throw std::runtime_error("ServerFixture: server: " + server.error().to_string());
   server_ = std::move(*server);

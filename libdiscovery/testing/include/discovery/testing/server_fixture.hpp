@@ -55,7 +55,8 @@ class ServerFixture {
 
   // "http://127.0.0.1:PORT".
   const std::string& url() const { return url_; }
-  std::string host() const { return "127.0.0.1"; }
+  // The address it listens on (ServerOptions::host, default 127.0.0.1).
+  const std::string& host() const { return host_; }
   std::uint16_t port() const;
 
   // The registry behind the server: seed it, or check what requests did.
@@ -81,6 +82,7 @@ class ServerFixture {
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<JwtVerifier> verifier_;
   std::unique_ptr<Server> server_;
+  std::string host_;
   std::string url_;
 };
 

@@ -11,11 +11,12 @@ export type Duration = string;
 export type Timestamp = string;
 export type JsonObject = { [key: string]: unknown };
 
+/** In records every member is present; unset ones are null. */
 export interface Endpoints {
   primary: string;
-  health?: string;
-  metrics?: string;
-  mcp?: string;
+  health?: string | null;
+  metrics?: string | null;
+  mcp?: string | null;
 }
 
 export interface ServiceInfo {

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
+try:
+    import mcp_discovery  # noqa: F401  (installed, or the build tree on PYTHONPATH)
+except ImportError:
+    # A source checkout without a build: the REST client is pure Python.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from daemon import Daemon, binary
 
-pytest_plugins = ["mcp_discovery.pytest_plugin"]
+# The plugin's fixture, imported rather than listed in pytest_plugins: where
+# the package is installed its entry point has loaded the plugin already, and
+# registering the module a second time under another name is an error.
+from mcp_discovery.pytest_plugin import discovery_server  # noqa: E402,F401
 
 
 def body(company: str, instance: str | None = None, **fields):

@@ -45,6 +45,12 @@ def make_query(query: Optional[Query] = None, *, company: Optional[str] = None, 
                ) -> Query:
     """A Query from keyword filters (lists may also be comma-separated strings)."""
     if query is not None:
+        given = [name for name, value in (("company", company), ("region", region), ("environment", environment),
+                                          ("status", status), ("sao_level", sao_level),
+                                          ("capabilities", capabilities), ("tags", tags), ("tools", tools),
+                                          ("cursor", cursor)) if value is not None]
+        if given or limit != 100:
+            raise TypeError(f"give a Query or keyword filters, not both ({', '.join(given) or 'limit'})")
         return query
     return Query(company=company or "", region=region or "", environment=environment or "", status=status,
                  sao_level=sao_level, capabilities=_list(capabilities), tags=_list(tags), tools=_list(tools),

@@ -17,7 +17,7 @@ the GIL, so threads calling into one registry run concurrently.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _discovery
 from .models import AuditEntry, DiscoverPage, HealthDetail, HealthStatus, Heartbeat, ServiceRecord, WatchEvent
@@ -57,9 +57,10 @@ def make_query(query: Optional[Query] = None, *, company: Optional[str] = None, 
                  limit=limit, cursor=cursor or "")
 
 
-def _page(raw: Dict[str, Any]) -> DiscoverPage:
+def _page(raw: Tuple[List[Any], Optional[str], int]) -> DiscoverPage:
+    handles, next_cursor, index = raw
     wrap = ServiceRecord._from_handle
-    return DiscoverPage([wrap(h) for h in raw["services"]], raw["nextCursor"], raw["index"])
+    return DiscoverPage([wrap(h) for h in handles], next_cursor, index)
 
 
 def _event(raw) -> WatchEvent:

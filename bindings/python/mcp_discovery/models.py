@@ -12,7 +12,6 @@ needs it (``service_id``, ``company_name``, ``instance_id`` and ``status`` never
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any, Callable, Dict, Generic, Iterator, List, Mapping, Optional, TypeVar, overload
 
@@ -54,6 +53,15 @@ class _Field(Generic[T]):
         return self.convert(value)
 
 
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (several times faster than a generic deep copy)."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
+
+
 class _Model:
     __slots__ = ("_data",)
 
@@ -67,7 +75,7 @@ class _Model:
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON object of API.md (a deep copy: changing it changes nothing here)."""
-        return copy.deepcopy(self._json())
+        return _copy_json(self._json())
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -81,7 +89,7 @@ class _Model:
 
 
 def _dict(value: Any) -> Dict[str, Any]:
-    return copy.deepcopy(value)
+    return _copy_json(value)
 
 
 def _strings(value: Any) -> List[str]:
@@ -174,6 +182,12 @@ class ServiceRecord(_Model):
         if self._data is None:
             self._data = self._handle.to_dict()
         return self._data
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON object of API.md (a fresh copy: changing it changes nothing here)."""
+        if self._handle is not None:
+            return self._handle.to_dict()  # built anew from the immutable library record
+        return _copy_json(self._data)
 
     # The identity fields come straight from the library record when there is one.
     @property

@@ -217,14 +217,13 @@ const RequestContext& context_of(const std::optional<Context>& c) {
   return c ? c->context : trusted;
 }
 
-py::dict page_to_python(DiscoverPage&& page) {
+// (services, nextCursor or None, index): a tuple, the cheapest container.
+py::tuple page_to_python(DiscoverPage&& page) {
   py::list services(page.services.size());
   for (std::size_t i = 0; i < page.services.size(); ++i) services[i] = py::cast(RecordHandle{std::move(page.services[i])});
-  py::dict out;
-  out["services"] = std::move(services);
-  out["nextCursor"] = page.next_cursor ? py::object(py::str(*page.next_cursor)) : py::object(py::none());
-  out["index"] = py::int_(page.index);
-  return out;
+  return py::make_tuple(std::move(services),
+                        page.next_cursor ? py::object(py::str(*page.next_cursor)) : py::object(py::none()),
+                        page.index);
 }
 
 py::tuple event_to_python(const ChangeEvent& e) {
@@ -446,7 +445,7 @@ class PyRegistry {
     return out;
   }
 
-  py::dict discover(const DiscoverQuery& query) const {
+  py::tuple discover(const DiscoverQuery& query) const {
     auto core = this->core();
     DiscoverPage page;
     {
@@ -456,7 +455,7 @@ class PyRegistry {
     return page_to_python(std::move(page));
   }
 
-  py::dict discover_after(const DiscoverQuery& query, std::uint64_t index, double timeout) const {
+  py::tuple discover_after(const DiscoverQuery& query, std::uint64_t index, double timeout) const {
     const Duration wait = seconds_to_duration(timeout, "timeout");
     auto core = this->core();
     DiscoverPage page;

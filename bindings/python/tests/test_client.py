@@ -241,3 +241,35 @@ def test_long_poll_discover(api):
 def test_bad_base_url():
     with pytest.raises(ValueError):
         Client("ftp://example.com")
+
+
+def test_watch_reconnects_by_itself_and_misses_nothing():
+    # The server goes away under an open watch; changes made meanwhile reach
+    # the watcher once a server is back (Last-Event-ID resume).
+    registry = mcp_discovery.Registry()
+    try:
+        first = Server(registry, log_level="error")
+        port, secret = first.port, first.secret
+        c = Client(first.url, token=mint_token(secret, "diamond"))
+        co = company()
+        stream = c.watch(company=co)
+        a = c.register(body(co))
+        assert next(stream).service.service_id == a.service_id
+        first.stop()
+        b = registry.register(body(co))  # while no server listens
+        with Server(registry, secret=secret, port=port, log_level="error"):
+            event = next(stream)
+            assert event.service.service_id == b.service_id and event.index > stream.last_event_id - 1
+            stream.close()
+        with pytest.raises(StopIteration):
+            next(stream)
+    finally:
+        registry.close()
+
+
+def test_watch_without_reconnect_reports_the_loss():
+    with Server(log_level="error") as server:
+        stream = Client(server.url, token=server.mint_token()).watch(reconnect=False)
+        server.stop()
+        with pytest.raises(TransportError):
+            next(stream)

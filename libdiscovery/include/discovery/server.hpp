@@ -22,6 +22,8 @@
 
 namespace discovery {
 
+class HealthChecker;
+
 enum class LogLevel { debug, info, warn, error, off };
 std::string_view to_string(LogLevel level) noexcept;
 std::optional<LogLevel> parse_log_level(std::string_view text) noexcept;
@@ -55,6 +57,10 @@ struct ServerOptions {
   std::string tls_key_file;
   // /metrics requires a diamond or emerald token when true.
   bool metrics_require_auth = false;
+
+  // Serves GET /api/v1/alerts and the checker's /metrics when set; must
+  // outlive the server.
+  const HealthChecker* health_checker = nullptr;
 
   LogLevel log_level = LogLevel::info;
   // Where log lines go (one logfmt line each); default standard error.

@@ -1,5 +1,7 @@
 #include "api.hpp"
 
+#include <discovery/health_checker.hpp>
+
 #include <discovery/query_engine.hpp>
 #include <discovery/record_json.hpp>
 
@@ -150,6 +152,48 @@ json::object Api::record_view(const Principal& principal, const ServiceRecord& r
                                                                                : JsonView::redacted);
 }
 
+// GET /api/v1/alerts: the health checker's recent alerts that the caller may
+// read (the levels that may read health history, for their companies;
+// fleet-wide alerts for diamond and emerald only).
+ApiResult Api::alerts(const Principal& principal, std::string_view query) const {
+  const Route route = Route::alerts;
+  using Action = Authorizer::Action;
+  std::string service_id;
+  std::size_t limit = 100;
+  auto params = parse_query_params(query);
+  if (!params) return {route, error_response(params.error())};
+  for (const auto& [name, value] : *params) {
+    if (name == "serviceId") {
+      service_id = value;
+    } else if (name == "limit") {
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc{} || end != value.data() + value.size() || limit < 1 || limit > 1000)
+        return {route, error_response(invalid_argument("limit", "must be an integer from 1 to 1000"))};
+    } else {
+      return {route, error_response(invalid_argument(name, "is not an alerts parameter (serviceId, limit)"))};
+    }
+  }
+  if (!service_id.empty()) {
+    auto found = registry_.get(service_id);
+    if (!found)
+      return {route, error_response(decision_error(Authorizer::Decision::not_found, Action::read_health, service_id))};
+    if (auto allowed = authorizer_.require(principal, Action::read_health, (*found)->company_name, service_id); !allowed)
+      return {route, error_response(allowed.error())};
+  } else if (auto allowed = authorizer_.require(principal, Action::read_health, principal.company, ""); !allowed) {
+    return {route, error_response(allowed.error())};
+  }
+  const auto scope = authorizer_.discover_scope(principal);
+  json::array out;
+  if (options_.health_checker) {
+    for (const auto& alert : options_.health_checker->recent_alerts(service_id, 1 << 20)) {
+      if (out.size() >= limit) break;
+      if (!scope.empty() && alert.company_name != scope) continue;  // also hides fleet-wide alerts
+      out.push_back(to_json(alert));
+    }
+  }
+  return {route, json_response(200, json::object{{"alerts", std::move(out)}})};
+}
+
 ApiResponse Api::discover_page(const Principal& principal, const DiscoverQuery& query) const {
   auto page = engine_.discover(query);
   if (!page) return error_response(page.error());
@@ -298,7 +342,7 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         return error(Route::metrics, Error{ErrorCode::permission_denied, "metrics need an emerald or diamond token", {}});
     }
     ApiResponse r;
-    r.body = metrics_.render(registry_);
+    r.body = metrics_.render(registry_, options_.health_checker);
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return {Route::metrics, std::move(r)};
   }
@@ -319,6 +363,9 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
     if (method != V::get) return {route, method_not_allowed("GET")};
   } else if (path == "/api/v1/audit") {
     route = Route::audit;
+    if (method != V::get) return {route, method_not_allowed("GET")};
+  } else if (path == "/api/v1/alerts") {
+    route = Route::alerts;
     if (method != V::get) return {route, method_not_allowed("GET")};
   } else if (path.size() > kServicesPrefix.size() && path.substr(0, kServicesPrefix.size()) == kServicesPrefix) {
     auto rest = path.substr(kServicesPrefix.size());
@@ -447,6 +494,8 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
                                    {"action", e.action}, {"serviceId", e.service_id}, {"result", e.result}});
       return {route, json_response(200, json::object{{"entries", std::move(out)}})};
     }
+
+    case Route::alerts: return alerts(principal, query);
 
     default:
       break;

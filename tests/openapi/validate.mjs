@@ -491,7 +491,9 @@ await check('schemas encode API.md\'s rules', () => {
   expect('RegistrationRequest', hc({ expectedStatus: '200-299' }), true, 'expectedStatus range');
   expect('RegistrationRequest', hc({ expectedStatus: 600 }), false, 'expectedStatus 600');
   expect('RegistrationRequest', hc({ expectedStatus: '2xx' }), false, 'expectedStatus 2xx');
-  expect('RegistrationRequest', hc({ endpoints: [] }), false, 'no health endpoints');
+  expect('RegistrationRequest', hc({ endpoints: [], mcp: true }), true, 'no HTTP endpoints: the MCP check alone');
+  expect('RegistrationRequest', hc({ endpoints: ['tcp://db.example.com:5432'] }), true, 'a TCP connect check');
+  expect('RegistrationRequest', hc({ endpoints: ['ftp://a.example/h'] }), false, 'an ftp endpoint');
   expect('RegistrationRequest', hc({ alerting: { escalationLevels: ['fatal'] } }), false, 'unknown escalation level');
   expect('RegistrationRequest', hc({ alerting: { channels: Array.from({ length: 9 }, (_, i) => `c${i}`) } }), false, '9 alert channels');
   expect('MergePatch', { tags: null, healthCheckConfig: { ttl: null, alerting: null }, serviceInfo: { endpoints: { health: null } } }, true, 'merge patch with nulls');

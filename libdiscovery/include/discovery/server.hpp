@@ -23,6 +23,8 @@
 
 namespace discovery {
 
+class HealthChecker;
+
 enum class LogLevel { debug, info, warn, error, off };
 std::string_view to_string(LogLevel level) noexcept;
 std::optional<LogLevel> parse_log_level(std::string_view text) noexcept;
@@ -60,6 +62,10 @@ struct ServerOptions {
   // readers without a token. Empty (the default): every request there needs
   // a token, as everywhere else.
   std::vector<std::string> registry_public_companies;
+
+  // Serves GET /api/v1/alerts and the checker's /metrics when set; must
+  // outlive the server.
+  const HealthChecker* health_checker = nullptr;
 
   LogLevel log_level = LogLevel::info;
   // Where log lines go (one logfmt line each); default standard error.

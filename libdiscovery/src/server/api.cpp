@@ -1,6 +1,8 @@
 #include "api.hpp"
 #include "ui_assets.hpp"
 
+#include <discovery/health_checker.hpp>
+
 #include <discovery/query_engine.hpp>
 #include <discovery/record_json.hpp>
 
@@ -48,6 +50,45 @@ std::string_view media_type(std::string_view content_type) {
   auto type = content_type.substr(0, end);
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
   return type;
+}
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF)
+// replaced by U+FFFD. Boost.JSON writes strings byte for byte.
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char c = byte(i);
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+    if (c < 0x80) length = 1;
+    else if (c >= 0xC2 && c <= 0xDF) length = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    }
+    bool ok = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      const unsigned char b = byte(i + k);
+      ok = k == 1 ? (b >= low && b <= high) : (b >= 0x80 && b <= 0xBF);
+    }
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -128,8 +169,10 @@ bool Api::may_block(http::verb method, std::string_view target) {
 
 ApiResponse Api::error_response(const Error& error) {
   // API.md: the message names the field too ("serviceInfo.region: must match ...").
-  json::object detail{{"code", to_string(error.code)}, {"message", error.to_string()}};
-  if (!error.field.empty()) detail["field"] = error.field;
+  // Both may quote what the client sent (a query parameter's name, a
+  // value), which need not be UTF-8; the answer must be JSON all the same.
+  json::object detail{{"code", to_string(error.code)}, {"message", valid_utf8(error.to_string())}};
+  if (!error.field.empty()) detail["field"] = valid_utf8(error.field);
   ApiResponse r = json_response(static_cast<unsigned>(http_status(error.code)), json::object{{"error", std::move(detail)}});
   r.error_code = to_string(error.code);
   if (error.code == ErrorCode::unauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -150,6 +193,48 @@ Result<Principal> Api::authenticate(const ApiRequest& request) const {
 json::object Api::record_view(const Principal& principal, const ServiceRecord& record) const {
   return to_json(record, authorizer_.may_manage(principal, record.company_name) ? JsonView::full
                                                                                : JsonView::redacted);
+}
+
+// GET /api/v1/alerts: the health checker's recent alerts that the caller may
+// read (the levels that may read health history, for their companies;
+// fleet-wide alerts for diamond and emerald only).
+ApiResult Api::alerts(const Principal& principal, std::string_view query) const {
+  const Route route = Route::alerts;
+  using Action = Authorizer::Action;
+  std::string service_id;
+  std::size_t limit = 100;
+  auto params = parse_query_params(query);
+  if (!params) return {route, error_response(params.error())};
+  for (const auto& [name, value] : *params) {
+    if (name == "serviceId") {
+      service_id = value;
+    } else if (name == "limit") {
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc{} || end != value.data() + value.size() || limit < 1 || limit > 1000)
+        return {route, error_response(invalid_argument("limit", "must be an integer from 1 to 1000"))};
+    } else {
+      return {route, error_response(invalid_argument(name, "is not an alerts parameter (serviceId, limit)"))};
+    }
+  }
+  if (!service_id.empty()) {
+    auto found = registry_.get(service_id);
+    if (!found)
+      return {route, error_response(decision_error(Authorizer::Decision::not_found, Action::read_health, service_id))};
+    if (auto allowed = authorizer_.require(principal, Action::read_health, (*found)->company_name, service_id); !allowed)
+      return {route, error_response(allowed.error())};
+  } else if (auto allowed = authorizer_.require(principal, Action::read_health, principal.company, ""); !allowed) {
+    return {route, error_response(allowed.error())};
+  }
+  const auto scope = authorizer_.discover_scope(principal);
+  json::array out;
+  if (options_.health_checker) {
+    for (const auto& alert : options_.health_checker->recent_alerts(service_id, 1 << 20)) {
+      if (out.size() >= limit) break;
+      if (!scope.empty() && alert.company_name != scope) continue;  // also hides fleet-wide alerts
+      out.push_back(to_json(alert));
+    }
+  }
+  return {route, json_response(200, json::object{{"alerts", std::move(out)}})};
 }
 
 ApiResponse Api::discover_page(const Principal& principal, const DiscoverQuery& query) const {
@@ -370,7 +455,7 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         return error(Route::metrics, Error{ErrorCode::permission_denied, "metrics need an emerald or diamond token", {}});
     }
     ApiResponse r;
-    r.body = metrics_.render(registry_);
+    r.body = metrics_.render(registry_, options_.health_checker);
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return {Route::metrics, std::move(r)};
   }
@@ -414,6 +499,9 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
     if (method != V::get) return {route, method_not_allowed("GET")};
   } else if (path == "/api/v1/audit") {
     route = Route::audit;
+    if (method != V::get) return {route, method_not_allowed("GET")};
+  } else if (path == "/api/v1/alerts") {
+    route = Route::alerts;
     if (method != V::get) return {route, method_not_allowed("GET")};
   } else if (path.size() > kServicesPrefix.size() && path.substr(0, kServicesPrefix.size()) == kServicesPrefix) {
     auto rest = path.substr(kServicesPrefix.size());
@@ -536,6 +624,8 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
       return {route, json_response(200, json::object{{"entries", std::move(out)}})};
     }
 
+    case Route::alerts: return alerts(principal, query);
+
     default:
       break;
   }
@@ -629,7 +719,11 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         } else if (key == "message") {
           if (value.is_null()) continue;
           if (!value.is_string()) return error(route, invalid_argument("message", "must be a string"));
-          if (value.as_string().size() > 1024) return error(route, invalid_argument("message", "must be at most 1024 characters"));
+          // Characters, as the OpenAPI document's maxLength counts them (the
+          // parser has checked that the string is UTF-8).
+          const auto& text = value.as_string();
+          if (std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }) > 1024)
+            return error(route, invalid_argument("message", "must be at most 1024 characters"));
           report.message = std::string(value.as_string());
         } else {
           return error(route, invalid_argument(std::string(key), "unknown field"));

@@ -128,6 +128,7 @@ class Api {
   Result<Principal> authenticate(const ApiRequest& request) const;
   boost::json::object record_view(const Principal& principal, const ServiceRecord& record) const;
   ApiResponse discover_page(const Principal& principal, const DiscoverQuery& query) const;
+  ApiResult alerts(const Principal& principal, std::string_view query) const;
   ApiResult route(const ApiRequest& request, std::string_view path, std::string_view query,
                   Principal* principal_out);
   // GET /v0.1/servers... (and /v0/...): the MCP Registry API.

@@ -256,6 +256,7 @@ describe('dashboard', () => {
     await page.getByRole('heading', { name: /\(gamma\)$/ }).waitFor();
     await page.locator('#health-note', { hasText: 'not available at your access level' }).waitFor();
     assert.equal(await page.locator('#alerts-card').isHidden(), true, 'onyx may not read alerts (403): no section');
+    assert.equal(await page.locator('#checks-card').isHidden(), true, 'nor recent checks');
     assert.equal(await page.getByRole('button', { name: 'Set maintenance' }).isVisible(), false);
     assert.equal(await page.getByRole('button', { name: 'Deregister' }).isVisible(), false);
     await page.screenshot({ path: join(artifacts, 'onyx-service.png'), fullPage: true });
@@ -293,6 +294,7 @@ describe('dashboard', () => {
     await page.getByLabel('Token').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
     assert.equal(await page.locator('#overview').isHidden(), true);
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).isVisible(), false);
     await context.close();
     const leaked = requests.filter((u) => u.includes(admin) || /token=/i.test(u));
     assert.deepEqual(leaked, []);

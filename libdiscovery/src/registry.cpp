@@ -38,9 +38,11 @@ struct Transition {
 };
 
 // What the registry knows of a service's checks beyond its record.
+// Vectors, not deques: one of these per service, and libstdc++'s deque
+// allocates over 500 bytes even when it holds one element.
 struct HealthState {
-  std::deque<CheckResult> recent;          // newest first, bounded
-  std::deque<Transition> transitions;      // oldest first; at most one before the window
+  std::vector<CheckResult> recent;         // newest first, bounded
+  std::vector<Transition> transitions;     // oldest first; at most one before the window
 };
 
 // The host of an http(s) URL, lowercased; empty when it has none.
@@ -64,7 +66,7 @@ bool same_writable(const ServiceRecord& a, const ServiceRecord& b) {
          a.metadata == b.metadata;
 }
 
-std::optional<double> compute_uptime(const std::deque<Transition>& ts, TimePoint registered_at,
+std::optional<double> compute_uptime(const std::vector<Transition>& ts, TimePoint registered_at,
                                      TimePoint now, Duration window,
                                      const HealthStatus& health) {
   if (ts.empty()) {
@@ -124,8 +126,10 @@ double round_to(double value, double scale) {
   return std::round(scaled) / scale;
 }
 
-void prune_transitions(std::deque<Transition>& ts, TimePoint window_start) {
-  while (ts.size() >= 2 && ts[1].at <= window_start) ts.pop_front();
+void prune_transitions(std::vector<Transition>& ts, TimePoint window_start) {
+  std::size_t drop = 0;
+  while (ts.size() - drop >= 2 && ts[drop + 1].at <= window_start) ++drop;
+  ts.erase(ts.begin(), ts.begin() + static_cast<std::ptrdiff_t>(drop));
 }
 
 }  // namespace
@@ -599,10 +603,17 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
   if (flipped) batch.transitions.push_back(HealthTransition{next.service_id, now, report.ok});
   {
     std::lock_guard lock(im.health_mutex);
-    auto transitions = im.health[next.service_id].transitions;  // a copy until the write is durable
-    if (flipped) transitions.push_back(Transition{now, report.ok});
-    prune_transitions(transitions, now - im.options.uptime_window);
-    hs.uptime = compute_uptime(transitions, next.registered_at, now, im.options.uptime_window, hs);
+    const auto& kept = im.health[next.service_id].transitions;
+    if (flipped) {
+      auto transitions = kept;  // a copy until the write is durable
+      transitions.push_back(Transition{now, report.ok});
+      prune_transitions(transitions, now - im.options.uptime_window);
+      hs.uptime = compute_uptime(transitions, next.registered_at, now, im.options.uptime_window, hs);
+    } else {
+      // Nothing new: the kept list, whose pruning only drops what lies
+      // wholly before the window, gives the same answer without a copy.
+      hs.uptime = compute_uptime(kept, next.registered_at, now, im.options.uptime_window, hs);
+    }
     if (hs.uptime) hs.uptime = round_to(*hs.uptime, 10000.0);
   }
 
@@ -630,8 +641,11 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
   HealthState& state = im.health[(*committed)->service_id];
   if (flipped) state.transitions.push_back(Transition{now, report.ok});
   prune_transitions(state.transitions, now - im.options.uptime_window);
-  state.recent.push_front(CheckResult{now, report.ok, report.response_time_ms, report.endpoint, error_text});
-  while (state.recent.size() > im.options.recent_checks) state.recent.pop_back();
+  if (im.options.recent_checks > 0) {
+    if (state.recent.size() >= im.options.recent_checks) state.recent.resize(im.options.recent_checks - 1);
+    state.recent.insert(state.recent.begin(),
+                        CheckResult{now, report.ok, report.response_time_ms, report.endpoint, error_text});
+  }
   return (*committed)->health_status;
 }
 

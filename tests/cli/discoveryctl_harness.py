@@ -63,7 +63,8 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.data_dir.parent / (self.data_dir.name + ".log"), "a")
         self.proc = subprocess.Popen(
-            [DISCOVERYD, "--listen", listen, "--data-dir", str(self.data_dir), *extra],
+            # Made-up hosts in these tests: no health checker changing records.
+            [DISCOVERYD, "--listen", listen, "--data-dir", str(self.data_dir), "--health-checks", "off", *extra],
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,

@@ -23,7 +23,8 @@ import pytest
 from discovery_it import SSEStream, assert_error, service_body, wait_until
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-ALLOW = ("--probe-allow", "127.0.0.0/8")
+ALLOW = ("--health-checks", "on", "--probe-allow", "127.0.0.0/8")
+ON = ("--health-checks", "on")
 
 
 class Target:
@@ -114,7 +115,7 @@ def checked_body(company: str, primary: str, **config) -> dict:
 # ---- SSRF: what a registrant may make the checker call ----
 
 def test_address_literals_on_the_deny_list_are_refused_at_registration(start_daemon):
-    d = start_daemon("--storage", "memory")
+    d = start_daemon("--storage", "memory", *ON)
     admin = d.admin()
     for url, why in [("http://127.0.0.1:9", "127.0.0.1 is loopback"),
                      ("http://169.254.169.254/latest/meta-data", "169.254.169.254 is link-local"),
@@ -154,7 +155,7 @@ def test_probe_allow_admits_a_range_and_health_checks_off_checks_nothing(start_d
 def test_bad_probe_allow_is_a_start_up_error(start_daemon):
     from discovery_it import DaemonStartError
     with pytest.raises(DaemonStartError, match="--probe-allow"):
-        start_daemon("--storage", "memory", "--probe-allow", "10.0.0.0/33")
+        start_daemon("--storage", "memory", *ON, "--probe-allow", "10.0.0.0/33")
 
 
 # ---- a real outage: transition, alert, recovery, resolution ----

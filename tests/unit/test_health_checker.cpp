@@ -81,8 +81,10 @@ struct Fixture {
     checker = HealthChecker::start(*registry, std::move(options)).value();
   }
 
+  // retries 0 by default: a failing check then ends when it starts, so the
+  // tests' time windows count checks exactly whatever a service's phase.
   RecordPtr add(const std::string& instance, Duration interval = 10s, std::uint32_t failure_threshold = 3,
-                std::uint32_t success_threshold = 2) {
+                std::uint32_t success_threshold = 2, std::uint32_t retries = 0) {
     auto r = make_record("acme", instance);
     r.service_info.endpoints.primary = "https://" + instance + ".example.com";
     r.service_info.endpoints.mcp.clear();
@@ -90,6 +92,7 @@ struct Fixture {
     r.health_check_config.timeout = std::min<Duration>(interval, 5s);
     r.health_check_config.failure_threshold = failure_threshold;
     r.health_check_config.success_threshold = success_threshold;
+    r.health_check_config.retries = retries;
     r.health_check_config.alerting.enabled = true;
     return registry->register_service(r).value().record;
   }
@@ -125,7 +128,10 @@ BOOST_AUTO_TEST_CASE(checks_spread_evenly_over_the_interval_not_in_bursts) {
     BOOST_TEST(n <= 40u);  // 20 a second on average; a burst would put 200 in one
     BOOST_TEST(n >= 5u);
   }
-  BOOST_TEST(total == 200u);  // each service exactly once in its first interval
+  // Each service once in its first interval (one whose slot falls exactly on
+  // the window's both ends is counted twice).
+  BOOST_TEST(total >= 200u);
+  BOOST_TEST(total <= 202u);
   std::set<std::string> checked;
   for (const auto& request : prober->requests) checked.insert(request.service_id);
   BOOST_TEST(checked.size() == 200u);
@@ -143,14 +149,16 @@ BOOST_AUTO_TEST_CASE(each_service_is_checked_once_per_interval_and_its_config_bu
   auto record = registry->register_service(r).value().record;
   start();
   run_for(20s);
-  BOOST_TEST(checker->stats().checks_started == 4u);
-  BOOST_REQUIRE(prober->requests.size() == 16u);
+  // 4 checks in 20 s (5 when the phase puts a slot on both ends of the window).
+  const auto checks = static_cast<int>(checker->stats().checks_started);
+  BOOST_TEST((checks == 4 || checks == 5));
+  BOOST_REQUIRE(prober->requests.size() == static_cast<std::size_t>(4 * checks));
   std::map<std::string, int> by_url;
   for (const auto& request : prober->requests) ++by_url[request.url];
-  BOOST_TEST(by_url["https://multi.example.com/base/health"] == 4);
-  BOOST_TEST(by_url["https://status.example.com/ready"] == 4);
-  BOOST_TEST(by_url["tcp://multi.example.com:7000"] == 4);
-  BOOST_TEST(by_url["https://multi.example.com/mcp"] == 4);
+  BOOST_TEST(by_url["https://multi.example.com/base/health"] == checks);
+  BOOST_TEST(by_url["https://status.example.com/ready"] == checks);
+  BOOST_TEST(by_url["tcp://multi.example.com:7000"] == checks);
+  BOOST_TEST(by_url["https://multi.example.com/mcp"] == checks);
   for (const auto& request : prober->requests) {
     if (request.url.starts_with("tcp://")) BOOST_TEST((request.kind == health::ProbeKind::tcp));
     if (request.url.ends_with("/mcp")) BOOST_TEST((request.kind == health::ProbeKind::mcp));
@@ -174,7 +182,7 @@ BOOST_AUTO_TEST_CASE(a_changed_interval_takes_effect_and_a_deregistered_service_
   start();
   run_for(30s);
   const auto before = prober->requests.size();
-  BOOST_TEST(before == 3u);
+  BOOST_TEST((before == 3u || before == 4u));  // 4 when a slot falls on both ends
   registry->update(record->service_id, boost::json::parse(R"({"healthCheckConfig": {"interval": "2s", "timeout": "1s"}})")).value();
   run_for(20s);
   const auto after_change = prober->requests.size() - before;
@@ -201,7 +209,7 @@ BOOST_AUTO_TEST_CASE(a_check_never_overlaps_the_next_and_retries_stay_within_the
 }
 
 BOOST_AUTO_TEST_CASE(a_quick_failure_is_retried_within_the_check_and_a_passing_retry_counts_as_a_pass) {
-  auto record = add("flaky", 10s);
+  auto record = add("flaky", 10s, 3, 2, 3);
   start();
   int calls = 0;
   prober->respond = [&](const health::ProbeRequest&) {
@@ -292,7 +300,8 @@ BOOST_AUTO_TEST_CASE(an_outage_is_detected_within_failure_threshold_intervals_pl
   constexpr int kOutages = 40;
   for (int i = 0; i < kOutages; ++i) {
     const Duration interval{std::uniform_int_distribution<long long>(1000, 30000)(random)};
-    add("o-" + std::to_string(i), interval, std::uniform_int_distribution<std::uint32_t>(1, 5)(random), 1);
+    // With retries: the bound must hold with the retry attempts included.
+    add("o-" + std::to_string(i), interval, std::uniform_int_distribution<std::uint32_t>(1, 5)(random), 1, 3);
   }
   start();
   run_for(40s);  // every service checked and passing

@@ -999,11 +999,14 @@ class Core : public std::enable_shared_from_this<Core> {
     conn->detach();
     conn->reused = false;
     conn->idle_since = SteadyClock::now();
-    auto& list = idle_[conn->key];
-    if (list.size() >= options_.idle_connections_per_host || options_.idle_connections_per_host == 0) return;
+    if (options_.idle_connections_per_host == 0 || options_.max_idle_connections == 0) return;
+    if (auto it = idle_.find(conn->key); it != idle_.end() && it->second.size() >= options_.idle_connections_per_host)
+      return;
     if (idle_count_ >= options_.max_idle_connections) {
       if (!evict_one_idle()) return;
     }
+    // Looked up again: eviction may have erased this origin's list.
+    auto& list = idle_[conn->key];
     list.push_back(std::move(conn));
     ++idle_count_;
   }
@@ -1032,7 +1035,7 @@ class Core : public std::enable_shared_from_this<Core> {
       if (oldest == idle_.end() || it->second.front()->idle_since < oldest->second.front()->idle_since) oldest = it;
     }
     if (oldest == idle_.end()) return false;
-    oldest->second.pop_front();
+    oldest->second.erase(oldest->second.begin());
     --idle_count_;
     if (oldest->second.empty()) idle_.erase(oldest);
     return true;
@@ -1042,7 +1045,9 @@ class Core : public std::enable_shared_from_this<Core> {
   NetworkProberOptions options_;
   ssl::context tls_;
   std::shared_ptr<ConnectionBudget> budget_;
-  std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
+  // A vector, not a deque: a few connections per origin, and libstdc++'s
+  // deque allocates over 500 bytes even for one.
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
   std::size_t idle_count_ = 0;
   std::set<std::shared_ptr<ProbeState>> in_flight_;
   bool shut_down_ = false;

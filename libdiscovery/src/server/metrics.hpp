@@ -11,6 +11,10 @@
 #include <string>
 #include <string_view>
 
+namespace discovery {
+class HealthChecker;
+}
+
 namespace discovery::server {
 
 enum class Route : std::uint8_t {

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Generic, Iterator, List, Mapping, Option
 
 __all__ = [
     "ServiceRecord", "ServiceInfo", "Endpoints", "HealthStatus", "HealthCheckConfig", "McpInfo", "McpTool",
-    "DiscoverPage", "HealthDetail", "HealthCheck", "Heartbeat", "WatchEvent", "AuditEntry", "parse_time",
+    "DiscoverPage", "HealthDetail", "HealthCheck", "Heartbeat", "WatchEvent", "AuditEntry", "Alert", "parse_time",
 ]
 
 T = TypeVar("T")
@@ -312,6 +312,24 @@ class AuditEntry(_Model):
     action = _Field[str]("action")
     service_id = _Field[str]("serviceId")
     result = _Field[str]("result")
+
+
+class Alert(_Model):
+    """A health alert: ``kind`` raised, escalated or resolved; ``level``
+    warning, critical or emergency. Fleet-wide alerts (the mass-failure
+    safeguard) have no service_id."""
+
+    __slots__ = ()
+    id = _Field[int]("id")
+    at = _Field[datetime]("at", parse_time)
+    service_id = _Field[Optional[str]]("serviceId")
+    company_name = _Field[Optional[str]]("companyName")
+    instance_id = _Field[Optional[str]]("instanceId")
+    level = _Field[str]("level")
+    kind = _Field[str]("kind")
+    message = _Field[str]("message")
+    consecutive_failures = _Field[int]("consecutiveFailures", None, 0)
+    unhealthy_since = _Field[Optional[datetime]]("unhealthySince", parse_time)
 
 
 class WatchEvent:

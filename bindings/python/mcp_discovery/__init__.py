@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .client import Client, WatchStream
 from .errors import (Conflict, DiscoveryError, Internal, InvalidArgument, MethodNotAllowed, NotFound,
@@ -21,6 +21,10 @@ from .models import (Alert, AuditEntry, DiscoverPage, Endpoints, HealthCheck, He
 from .tokens import mint_token
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # what __getattr__ provides at run time, for type checkers
+    from ._discovery import generate_secret
+    from .embedded import Context, HealthChecker, Query, QueryEngine, Registry, Server, Watch
 
 _EMBEDDED = ("Registry", "QueryEngine", "HealthChecker", "Server", "Watch", "Query", "Context", "generate_secret")
 

@@ -22,6 +22,8 @@ python3 -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.g
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 packages+=(curl)
+# The dashboard's browser test (tests/ui) drives Debian's Chromium headless.
+packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do

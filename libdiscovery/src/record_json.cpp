@@ -459,9 +459,16 @@ bool Reader::read_endpoints(const json::value& value, const FieldPath& path, End
   return read_members(value, path,
                       [&](std::string_view key, const json::value& item, const FieldPath& field) {
                         if (key == "primary") return read_string(item, field, out.primary);
-                        if (key == "health") return read_string(item, field, out.health);
-                        if (key == "metrics") return read_string(item, field, out.metrics);
-                        if (key == "mcp") return read_string(item, field, out.mcp);
+                        // An optional endpoint is a URL or absent (null); "" is
+                        // neither, and would silently read as absent.
+                        const auto optional_url = [&](std::string& target) {
+                          if (item.is_string() && item.as_string().empty())
+                            return fail(field, std::string(kHttpUrl) + " (null removes it)");
+                          return read_string(item, field, target);
+                        };
+                        if (key == "health") return optional_url(out.health);
+                        if (key == "metrics") return optional_url(out.metrics);
+                        if (key == "mcp") return optional_url(out.mcp);
                         return unknown(field);
                       });
 }

@@ -106,7 +106,23 @@ std::optional<double> compute_uptime(const std::deque<Transition>& ts, TimePoint
 // Rounds to a fixed number of decimals. Boost.JSON 1.81 parses some
 // 17-digit numbers one ulp off; values with few decimals survive the text
 // round trip through storage exactly.
-double round_to(double value, double scale) { return std::round(value * scale) / scale; }
+// At most `max_bytes` of `text`, cut at a character boundary: a cut inside a
+// UTF-8 sequence made lastError (and so the record's JSON) invalid UTF-8.
+std::string utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
+// Rounds to 1/scale. Values too large for value * scale to stay finite
+// already have no digits that fine: they are returned as they are (an
+// overflow here once turned 9.6e307 ms into Infinity, which is not JSON).
+double round_to(double value, double scale) {
+  const double scaled = value * scale;
+  if (!std::isfinite(scaled) || std::abs(scaled) >= 0x1p52) return value;
+  return std::round(scaled) / scale;
+}
 
 void prune_transitions(std::deque<Transition>& ts, TimePoint window_start) {
   while (ts.size() >= 2 && ts[1].at <= window_start) ts.pop_front();
@@ -574,7 +590,7 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
     ++hs.consecutive_failures;
     hs.consecutive_successes = 0;
     hs.last_failure = now;
-    error_text = report.message.empty() ? "check failed" : report.message.substr(0, kMaxErrorText);
+    error_text = report.message.empty() ? "check failed" : utf8_prefix(report.message, kMaxErrorText);
     hs.last_error = error_text;
   }
 

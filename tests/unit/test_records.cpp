@@ -591,6 +591,19 @@ BOOST_AUTO_TEST_CASE(wrong_types_name_the_field) {
   }
 }
 
+// schemathesis found the server taking "" for an optional endpoint as
+// "absent" while the OpenAPI document (an http(s) URL) and API.md reject it.
+BOOST_AUTO_TEST_CASE(an_empty_optional_endpoint_is_rejected_not_read_as_absent) {
+  for (const char* name : {"health", "metrics", "mcp"}) {
+    const std::string patch = std::string(R"({"serviceInfo": {"endpoints": {"primary": "https://a.example", ")") +
+                              name + R"(": ""}}})";
+    check_rejected(minimal_with(patch), std::string("serviceInfo.endpoints.") + name,
+                   "must be an absolute http or https URL with a host (null removes it)");
+  }
+  // null is how an optional endpoint is left out.
+  accepted(minimal_with(R"({"serviceInfo": {"endpoints": {"primary": "https://a.example", "mcp": null}}})"));
+}
+
 BOOST_AUTO_TEST_CASE(error_text_is_field_colon_message) {
   const Error error = rejected(minimal_with(R"({"serviceInfo": {"region": "US West"}})"));
   BOOST_TEST(error.to_string() == "serviceInfo.region: must match [a-z0-9-]+");

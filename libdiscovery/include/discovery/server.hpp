@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace discovery {
 
@@ -57,6 +58,10 @@ struct ServerOptions {
   std::string tls_key_file;
   // /metrics requires a diamond or emerald token when true.
   bool metrics_require_auth = false;
+  // Companies whose servers the MCP Registry API (/v0.1/servers) lists to
+  // readers without a token. Empty (the default): every request there needs
+  // a token, as everywhere else.
+  std::vector<std::string> registry_public_companies;
 
   // Serves GET /api/v1/alerts and the checker's /metrics when set; must
   // outlive the server.

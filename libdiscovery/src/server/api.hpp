@@ -13,6 +13,7 @@
 
 #include "json_cache.hpp"
 #include "log.hpp"
+#include "mcp_registry.hpp"
 #include "metrics.hpp"
 
 #include <boost/beast/http/verb.hpp>
@@ -130,6 +131,11 @@ class Api {
   ApiResult alerts(const Principal& principal, std::string_view query) const;
   ApiResult route(const ApiRequest& request, std::string_view path, std::string_view query,
                   Principal* principal_out);
+  // GET /v0.1/servers... (and /v0/...): the MCP Registry API.
+  ApiResult route_mcp_registry(const ApiRequest& request, std::string_view rest, std::string_view query,
+                               Principal* principal_out);
+  // A 429 answer when `subject` is over the rate limit.
+  std::optional<ApiResponse> rate_limited(const std::string& subject);
 
   Registry& registry_;
   const JwtVerifier& verifier_;
@@ -137,6 +143,7 @@ class Api {
   Metrics& metrics_;
   Logger& logger_;
   Authorizer authorizer_;
+  McpRegistry mcp_registry_;
   QueryEngine engine_;
   RateLimiter limiter_;
   mutable JsonCache json_cache_;

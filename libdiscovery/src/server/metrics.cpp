@@ -24,6 +24,8 @@ std::string_view route_name(Route route) noexcept {
     case Route::ready: return "ready";
     case Route::metrics: return "metrics";
     case Route::openapi: return "openapi";
+    case Route::mcp_registry: return "mcp_registry";
+    case Route::ui: return "ui";
     case Route::unknown:
     case Route::kCount: break;
   }

@@ -19,7 +19,7 @@ namespace discovery::server {
 
 enum class Route : std::uint8_t {
   register_service, discover, watch, get, update, deregister, set_status, get_health,
-  report_health, heartbeat, audit, alerts, health, ready, metrics, openapi, unknown, kCount
+  report_health, heartbeat, audit, alerts, health, ready, metrics, openapi, mcp_registry, ui, unknown, kCount
 };
 std::string_view route_name(Route route) noexcept;
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mcp_discovery import Client, HealthChecker, Internal, InvalidArgument, Registry, Server
+from mcp_discovery import Client, HealthChecker, InvalidArgument, Registry, Server
 
 from conftest import body
 
@@ -62,14 +62,7 @@ def until(predicate, timeout=15.0, what="condition"):
 
 
 def checker_for(registry, **options):
-    """A HealthChecker with the library's network prober; skips the test
-    while the library is built without one (it lands after the scheduler)."""
-    try:
-        return HealthChecker(registry, log=False, **options)
-    except Internal as e:
-        if "no network prober" in str(e):
-            pytest.skip("libdiscovery has no network prober yet")
-        raise
+    return HealthChecker(registry, log=False, **options)
 
 
 def checked_body(url, **config):

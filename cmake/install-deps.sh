@@ -22,6 +22,11 @@ python3 -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.g
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 packages+=(curl)
+# The Python binding compiles against Python's headers.
+python3 -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null \
+  || packages+=(python3-dev)
+# The Go client's tests (bindings/go targets Go 1.19, Debian 12's golang-go).
+command -v go >/dev/null || packages+=(golang-go)
 # The dashboard's browser test (tests/ui) drives Debian's Chromium headless.
 packages+=(chromium)
 

@@ -15,10 +15,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Created before the daemon starts, so that polling them cannot race its
+# redirections (a missing file would end this script under set -e).
+: >"$work/stdout"
+: >"$work/stderr"
 deathsig=()
 if command -v setpriv >/dev/null 2>&1; then deathsig=(setpriv --pdeathsig KILL --); fi
 env -u DISCOVERY_URL -u DISCOVERY_TOKEN "${deathsig[@]}" "$discoveryd" --listen 127.0.0.1:0 --storage memory \
-  --data-dir "$work/data" --log-level warn >"$work/stdout" 2>"$work/stderr" </dev/null &
+  --data-dir "$work/data" --log-level warn --health-checks off >"$work/stdout" 2>"$work/stderr" </dev/null &
 pid=$!
 url=""
 for _ in $(seq 300); do

@@ -36,6 +36,7 @@ app::Settings make_settings() {
       {"probe-ca-file", "FILE", "", "CA certificates (PEM) trusted for HTTPS probes and webhooks; default: the system store"},
       {"unhealthy-interval", "DURATION", "10s", "an unhealthy service is checked at least this often"},
       {"max-concurrent-checks", "N", "4096", "health checks in flight at once"},
+      {"probe-keepalive-connections", "N", "1024", "idle keep-alive connections the checker keeps for its next checks"},
       {"introspect-interval", "DURATION", "10m", "MCP tools/list again this often (and on listChanged)"},
       {"mass-failure-threshold", "SHARE", "0.5", "over this share of checked services failing, hold status changes (safeguard)"},
       {"mass-failure-min-services", "N", "10", "the safeguard needs at least this many checked services"},
@@ -270,6 +271,7 @@ int main(int argc, char** argv) {
     address_policy.allow(*range);
   }
   HealthCheckerOptions checker_options;
+  std::size_t checker_fds = 0;
   if (health_checks) {
     checker_options.address_policy = address_policy;
     checker_options.ca_file = settings.get("probe-ca-file");
@@ -278,6 +280,7 @@ int main(int argc, char** argv) {
     std::uint32_t critical_failures = 0, recovery_attempts = 0;
     if (!take(duration(settings, "unhealthy-interval"), checker_options.unhealthy_interval) ||
         !take(number<std::size_t>(settings, "max-concurrent-checks"), checker_options.max_concurrent_checks) ||
+        !take(number<std::size_t>(settings, "probe-keepalive-connections"), checker_options.max_idle_connections) ||
         !take(duration(settings, "introspect-interval"), checker_options.introspect_interval) ||
         !take(number<double>(settings, "mass-failure-threshold"), threshold) ||
         !take(number<std::size_t>(settings, "mass-failure-min-services"), min_services) ||
@@ -292,6 +295,7 @@ int main(int argc, char** argv) {
     checker_options.mass_failure_min_services = min_services;
     checker_options.critical_after_failures = critical_failures;
     checker_options.recovery_max_attempts = recovery_attempts;
+    checker_fds = checker_options.max_concurrent_checks + checker_options.max_idle_connections;
     checker_options.alert_sinks.push_back(make_log_alert_sink());
     WebhookOptions webhook;
     webhook.ca_file = checker_options.ca_file;
@@ -337,7 +341,8 @@ int main(int argc, char** argv) {
     server_options.health_checker = checker.get();
   }
 
-  raise_open_file_limit(max_connections);
+  // The API's connections and the checker's sockets (in flight and idle).
+  raise_open_file_limit(max_connections + checker_fds);
   auto server = Server::start(**registry, **verifier, server_options);
   if (!server) return fail(server.error().to_string());
 

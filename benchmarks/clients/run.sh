@@ -14,7 +14,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-"$discoveryd" --listen 127.0.0.1:0 --storage memory --data-dir "$work/data" --log-level warn \
+# Created before the daemon starts, so that polling them cannot race its
+# redirections (a missing file would end this script under set -e).
+: >"$work/stdout"
+: >"$work/stderr"
+"$discoveryd" --listen 127.0.0.1:0 --storage memory --data-dir "$work/data" --log-level warn --health-checks off \
   >"$work/stdout" 2>"$work/stderr" </dev/null &
 pid=$!
 url=""

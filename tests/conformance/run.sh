@@ -32,13 +32,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The daemon's first start prints a diamond token: it stays in $work, which
-# is private (mktemp -d) and removed on exit. setpriv makes it die with us.
+# Health checks are off: the scenario's endpoints are made up, and only its
+# own health reports may move health. The daemon's first start prints a
+# diamond token: it stays in $work, which is private (mktemp -d) and removed
+# on exit. setpriv makes it die with us.
+# Created before the daemon starts, so that polling them cannot race its
+# redirections (a missing file would end this script under set -e).
+: >"$work/stdout"
+: >"$work/stderr"
 deathsig=()
 if command -v setpriv >/dev/null 2>&1; then deathsig=(setpriv --pdeathsig KILL --); fi
 env -u DISCOVERY_URL -u DISCOVERY_JWT_SECRET_FILE -u DISCOVERY_CONFIG -u DISCOVERY_DATA_DIR \
   "${deathsig[@]}" "$discoveryd" --listen 127.0.0.1:0 --storage memory --data-dir "$work/data" \
-  --log-level warn >"$work/stdout" 2>"$work/stderr" </dev/null &
+  --log-level warn --health-checks off >"$work/stdout" 2>"$work/stderr" </dev/null &
 daemon_pid=$!
 
 url=""

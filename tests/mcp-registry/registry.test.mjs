@@ -138,7 +138,8 @@ describe('MCP Registry API', () => {
   const ids = new Map();  // instanceId -> serviceId
 
   before(async () => {
-    d = await startDaemon(['--registry-public-company', 'acme']);
+    // No probes: the fleet's hosts are fictional; health is not what this tests.
+    d = await startDaemon(['--registry-public-company', 'acme', '--health-checks', 'off']);
     admin = d.token('diamond', undefined, 'registry-test-admin');
     await inBatches(fleet(), 16, async (body) => {
       const res = await d.fetch('/api/v1/services/register', { method: 'POST', token: admin, body });
@@ -314,7 +315,7 @@ describe('MCP Registry API', () => {
 
 describe('MCP Registry API without public companies (the default)', () => {
   let d;
-  before(async () => { d = await startDaemon(); });
+  before(async () => { d = await startDaemon(['--health-checks', 'off']); });
   after(async () => { if (d) assert.equal(await d.stop(), 0); });
 
   test('anonymous reads are refused; tokens see their own company', async () => {

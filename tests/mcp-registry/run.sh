@@ -11,4 +11,4 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   echo "mcp-registry: installing the pinned validators (npm ci)"
   npm ci --no-audit --no-fund
 fi
-exec node --test --test-reporter=spec registry.test.mjs
+exec node --test --test-reporter=spec --test-timeout=120000 registry.test.mjs

@@ -13,4 +13,4 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   echo "ui: installing the pinned playwright-core (npm ci)"
   npm ci --no-audit --no-fund
 fi
-exec node --test --test-reporter=spec ui.test.mjs
+exec node --test --test-reporter=spec --test-timeout=120000 ui.test.mjs

@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,11 +29,13 @@ describe('dashboard', () => {
   let browser;
   let admin;
   const requests = [];  // every URL the pages asked for
+  const relays = [];    // closed in after(), so a failed test cannot keep the process alive
   const ids = new Map();
 
   before(async () => {
     assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`);
-    d = await startDaemon(['--min-check-interval', '1s']);
+    // No probes: the fleet's hosts are fictional, and checks would race the assertions.
+    d = await startDaemon(['--health-checks', 'off']);
     admin = d.token('diamond', undefined, 'ui-admin');
     const regs = Array.from({ length: COUNT }, (_, i) => ({
       companyName: COMPANIES[i % 4],
@@ -60,11 +63,37 @@ describe('dashboard', () => {
   });
 
   after(async () => {
+    for (const r of relays) r.close();
     await browser?.close();
     if (d) assert.equal(await d.stop(), 0, 'discoveryd exits 0');
   });
 
-  async function signedIn(token, { viewport = { width: 1280, height: 900 } } = {}) {
+  // A TCP relay in front of the daemon whose connections the test can cut:
+  // a network drop, as the browser sees it.
+  async function relay() {
+    const sockets = new Set();
+    const port = Number(new URL(d.url).port);
+    const server = createServer((client) => {
+      const upstream = connect(port, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => {});
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    server.unref();
+    const link = {
+      url: `http://127.0.0.1:${server.address().port}`,
+      cut() { for (const s of sockets) s.destroy(); },
+      close() { this.cut(); server.close(); },
+    };
+    relays.push(link);
+    return link;
+  }
+
+  async function signedIn(token, { viewport = { width: 1280, height: 900 }, base } = {}) {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     page.setDefaultTimeout(10000);
@@ -72,7 +101,7 @@ describe('dashboard', () => {
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
     page.on('request', (r) => requests.push(r.url()));
-    await page.goto(`${d.url}/ui`);
+    await page.goto(`${base || d.url}/ui`);
     await page.getByLabel('Token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15000 });
@@ -160,6 +189,27 @@ describe('dashboard', () => {
     await context.close();
   });
 
+  test('a dropped stream reconnects with Last-Event-ID and misses nothing', async () => {
+    const link = await relay();
+    const { context, page, errors } = await signedIn(admin, { base: link.url });
+    const watches = [];
+    page.on('request', (r) => { if (r.url().includes('/api/v1/services/watch')) watches.push(r.headers()['last-event-id']); });
+    await page.getByLabel('Search', { exact: true }).fill('gap.eta');
+    link.cut();
+    await page.locator('#conn[data-state="reconnecting"]').waitFor({ timeout: 5000 });
+    // Registered while the page is cut off: the replay after reconnecting brings it.
+    const res = await d.fetch('/api/v1/services/register', { method: 'POST', token: admin,
+      body: { companyName: 'eta', domain: 'gap.eta.example.com', serviceInfo: { endpoints: { primary: 'https://gap.eta.example.com' } } } });
+    assert.equal(res.status, 201);
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 10000 });
+    await page.locator('#rows tr', { hasText: 'gap.eta.example.com' }).waitFor({ timeout: 5000 });
+    assert.ok(watches.length >= 1, 'a new watch request');
+    assert.match(watches.at(-1) ?? '', /^\d+$/, 'the reconnect sends Last-Event-ID');
+    assert.deepEqual(errors, []);
+    await context.close();
+    link.close();
+  });
+
   test('the service page: record, health chart, checks, and an operator action with confirmation', async () => {
     const { context, page, errors } = await signedIn(admin);
     await page.getByLabel('Search', { exact: true }).fill('s1.beta');
@@ -205,6 +255,8 @@ describe('dashboard', () => {
     await page.locator('#rows tr a').first().click();
     await page.getByRole('heading', { name: /\(gamma\)$/ }).waitFor();
     await page.locator('#health-note', { hasText: 'not available at your access level' }).waitFor();
+    assert.equal(await page.locator('#alerts-card').isHidden(), true, 'onyx may not read alerts (403): no section');
+    assert.equal(await page.locator('#checks-card').isHidden(), true, 'nor recent checks');
     assert.equal(await page.getByRole('button', { name: 'Set maintenance' }).isVisible(), false);
     assert.equal(await page.getByRole('button', { name: 'Deregister' }).isVisible(), false);
     await page.screenshot({ path: join(artifacts, 'onyx-service.png'), fullPage: true });
@@ -242,6 +294,7 @@ describe('dashboard', () => {
     await page.getByLabel('Token').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
     assert.equal(await page.locator('#overview').isHidden(), true);
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).isVisible(), false);
     await context.close();
     const leaked = requests.filter((u) => u.includes(admin) || /token=/i.test(u));
     assert.deepEqual(leaked, []);

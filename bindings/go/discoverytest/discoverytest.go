@@ -99,8 +99,10 @@ func (d *Daemon) Token(c Claims) string { return MintToken(d.Secret, c) }
 
 var listening = regexp.MustCompile(`listening on (https?://\S+)`)
 
-// Start runs discoveryd on 127.0.0.1:0 with memory storage and a temporary
-// data directory, and returns once it accepts connections. Extra flags go
+// Start runs discoveryd on 127.0.0.1:0 with memory storage, a temporary data
+// directory and health checks off (nothing probes the test's made-up
+// endpoints; only the test moves health), and returns once it accepts
+// connections. Extra flags go
 // after the defaults, so they may override them. Its standard output is not
 // echoed (it prints a token).
 func Start(binary string, args ...string) (*Daemon, error) {
@@ -111,7 +113,8 @@ func Start(binary string, args ...string) (*Daemon, error) {
 type Options struct {
 	Binary string
 	// Flags after the defaults (--listen 127.0.0.1:0 --storage memory
-	// --data-dir DIR --log-level warn), which they may override.
+	// --data-dir DIR --log-level warn --health-checks off), which they may
+	// override.
 	Args []string
 	// DataDir, when set, is used instead of a temporary directory and is
 	// left in place by Stop (to restart a daemon on the same data).
@@ -128,7 +131,7 @@ func StartWith(o Options) (*Daemon, error) {
 		}
 	}
 	cmd := exec.Command(o.Binary, append([]string{"--listen", "127.0.0.1:0", "--storage", "memory",
-		"--data-dir", dir, "--log-level", "warn"}, o.Args...)...)
+		"--data-dir", dir, "--log-level", "warn", "--health-checks", "off"}, o.Args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DISCOVERY_") {
 			cmd.Env = append(cmd.Env, kv)

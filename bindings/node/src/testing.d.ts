@@ -30,7 +30,7 @@ export interface TestDaemon {
 export interface StartOptions {
   /** Default $DISCOVERYD, else discoveryd on PATH. */
   binary?: string;
-  /** Flags after the defaults (--listen 127.0.0.1:0 --storage memory ...), which they may override. */
+  /** Flags after the defaults (--listen 127.0.0.1:0 --storage memory --health-checks off ...), which they may override. */
   args?: string[];
   /** Use this data directory and keep it on stop() (default: a temporary one, removed). */
   dataDir?: string;

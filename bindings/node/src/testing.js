@@ -37,8 +37,9 @@ export async function readSecretFile(path) {
 }
 
 /**
- * Starts discoveryd (memory storage, 127.0.0.1:0, a temporary data directory)
- * and resolves once it prints `listening on URL`. `args` come after those
+ * Starts discoveryd (memory storage, 127.0.0.1:0, a temporary data directory,
+ * health checks off so that nothing probes the test's made-up endpoints and
+ * only the test moves health) and resolves once it prints `listening on URL`. `args` come after those
  * defaults, so they may override them. With `dataDir` the daemon uses that
  * directory and stop() leaves it (to restart on the same data). The daemon's
  * output is not echoed: on first start it prints a token.
@@ -51,7 +52,7 @@ export async function startDaemon(options = {}) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DISCOVERY_")));
   const child = spawn(
     binary,
-    ["--listen", "127.0.0.1:0", "--storage", "memory", "--data-dir", dataDir, "--log-level", "warn", ...(options.args ?? [])],
+    ["--listen", "127.0.0.1:0", "--storage", "memory", "--data-dir", dataDir, "--log-level", "warn", "--health-checks", "off", ...(options.args ?? [])],
     { env, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";

@@ -180,6 +180,10 @@ struct HealthCheckerOptions {
   AddressPolicy address_policy = AddressPolicy::default_deny();
   std::string ca_file;
   std::size_t max_response_body_bytes = 64 << 10;
+  // Keep-alive connections kept idle between checks, in all (each is a file
+  // descriptor). A service whose connection stays in the pool is checked
+  // without a new TCP (and TLS) handshake.
+  std::size_t max_idle_connections = 1024;
 
   std::vector<std::unique_ptr<AlertSink>> alert_sinks;
   std::unique_ptr<RecoveryAction> recovery_action;

@@ -12,7 +12,9 @@ std::unique_ptr<Prober> make_default_prober(boost::asio::any_io_executor executo
   network.address_policy = options.address_policy;
   network.ca_file = options.ca_file;
   network.max_body_bytes = options.max_response_body_bytes;
-  network.max_concurrent_connections = std::max<std::size_t>(options.max_concurrent_checks, 64);
+  network.max_idle_connections = options.max_idle_connections;
+  network.max_concurrent_connections =
+      std::max<std::size_t>(options.max_concurrent_checks, 64) + options.max_idle_connections;
   return make_network_prober(std::move(executor), std::move(network));
 }
 

@@ -19,6 +19,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include <pthread.h>
 #include <unordered_map>
 
 namespace discovery {
@@ -804,7 +806,10 @@ Result<std::unique_ptr<HealthChecker>> HealthChecker::start(Registry& registry, 
   if (!im.options.manual_drive) {
     im.work.emplace(im.io.get_executor());
     im.arm_timer();
-    im.thread = std::thread([&im] { im.io.run(); });
+    im.thread = std::thread([&im] {
+      pthread_setname_np(pthread_self(), "discovery-hc");  // for top -H and benchmarks
+      im.io.run();
+    });
   }
   return std::unique_ptr<HealthChecker>(new HealthChecker(std::move(impl)));
 }

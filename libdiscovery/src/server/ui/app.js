@@ -481,6 +481,7 @@
       if (state.detailId !== id || e.status === 401) return;
       $('health-chart').replaceChildren();
       $('checks').querySelector('tbody').replaceChildren();
+      $('checks-card').hidden = e.status === 403;  // nothing to show at this level
       $('health-note').textContent = e.status === 403
         ? 'Health history is not available at your access level.'
         : `Health history could not be loaded: ${e.message}`;
@@ -511,6 +512,7 @@
     $('health-chart').replaceChildren();
     $('health-note').textContent = '';
     $('checks').querySelector('tbody').replaceChildren();
+    $('checks-card').hidden = false;
     let s = state.services.get(id);
     if (!s) {
       try {

@@ -15,6 +15,10 @@ packages=(
 # virtual environment) and Node.js with npm (the OpenAPI validators).
 python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
 command -v python3 >/dev/null || packages+=(python3)
+# The Python binding (DISCOVERY_BUILD_PYTHON, pip install ./bindings/python)
+# compiles against Python.h; pybind11 itself comes from PyPI into the venv.
+python3 -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+  2>/dev/null || packages+=(python3-dev)
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 packages+=(curl)

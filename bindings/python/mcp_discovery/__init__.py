@@ -1,7 +1,7 @@
 """mcp_discovery: service discovery for fleets of MCP servers, from Python.
 
 - In process (the compiled library): :class:`Registry`, :class:`QueryEngine`,
-  :class:`Server` (the HTTP API on a port, e.g. for tests), :class:`Query`,
+  :class:`HealthChecker`, :class:`Server` (the HTTP API on a port, e.g. for tests), :class:`Query`,
   :class:`Context`.
 - Over HTTP (standard library only): :class:`Client`.
 - One exception tree for both: :class:`DiscoveryError` and its subclasses.
@@ -10,19 +10,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .client import Client, WatchStream
 from .errors import (Conflict, DiscoveryError, Internal, InvalidArgument, MethodNotAllowed, NotFound,
                      PayloadTooLarge, PermissionDenied, RateLimited, RequestHeaderTooLarge, Timeout,
                      TransportError, Unauthenticated, Unavailable, UnsupportedMediaType, error_from)
-from .models import (AuditEntry, DiscoverPage, Endpoints, HealthCheck, HealthCheckConfig, HealthDetail,
+from .models import (Alert, AuditEntry, DiscoverPage, Endpoints, HealthCheck, HealthCheckConfig, HealthDetail,
                      HealthStatus, Heartbeat, McpInfo, McpTool, ServiceInfo, ServiceRecord, WatchEvent)
 from .tokens import mint_token
 
 __version__ = "0.1.0"
 
-_EMBEDDED = ("Registry", "QueryEngine", "Server", "Watch", "Query", "Context", "generate_secret")
+if TYPE_CHECKING:  # what __getattr__ provides at run time, for type checkers
+    from ._discovery import generate_secret
+    from .embedded import Context, HealthChecker, Query, QueryEngine, Registry, Server, Watch
+
+_EMBEDDED = ("Registry", "QueryEngine", "HealthChecker", "Server", "Watch", "Query", "Context", "generate_secret")
 
 
 def __getattr__(name: str) -> Any:
@@ -44,10 +48,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Client", "WatchStream", "mint_token",
-    "Registry", "QueryEngine", "Server", "Watch", "Query", "Context", "generate_secret",
+    "Registry", "QueryEngine", "HealthChecker", "Server", "Watch", "Query", "Context", "generate_secret",
     "DiscoveryError", "InvalidArgument", "Unauthenticated", "PermissionDenied", "NotFound", "MethodNotAllowed",
     "Conflict", "PayloadTooLarge", "UnsupportedMediaType", "RateLimited", "RequestHeaderTooLarge", "Internal",
     "Unavailable", "TransportError", "Timeout", "error_from",
     "ServiceRecord", "ServiceInfo", "Endpoints", "HealthStatus", "HealthCheckConfig", "McpInfo", "McpTool",
-    "DiscoverPage", "HealthDetail", "HealthCheck", "Heartbeat", "WatchEvent", "AuditEntry",
+    "DiscoverPage", "HealthDetail", "HealthCheck", "Heartbeat", "WatchEvent", "AuditEntry", "Alert",
 ]

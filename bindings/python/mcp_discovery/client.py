@@ -53,7 +53,7 @@ import urllib.parse
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from .errors import DiscoveryError, NotFound, RateLimited, Timeout, TransportError, Unavailable, error_from
-from .models import AuditEntry, DiscoverPage, HealthDetail, HealthStatus, Heartbeat, ServiceRecord, WatchEvent
+from .models import Alert, AuditEntry, DiscoverPage, HealthDetail, HealthStatus, Heartbeat, ServiceRecord, WatchEvent
 
 __all__ = ["Client", "WatchStream"]
 
@@ -407,6 +407,16 @@ class Client:
             query.append(("limit", str(limit)))
         body = self._request("GET", f"{_API}/audit", query=query, retry=True).json()
         return [AuditEntry(e) for e in body["entries"]]
+
+    def alerts(self, *, service_id: Optional[str] = None, limit: Optional[int] = None) -> List[Alert]:
+        """GET /alerts: the health checker's recent alerts the caller may see, newest first."""
+        query = []
+        if service_id:
+            query.append(("serviceId", service_id))
+        if limit is not None:
+            query.append(("limit", str(limit)))
+        body = self._request("GET", f"{_API}/alerts", query=query, retry=True).json()
+        return [Alert(a) for a in body["alerts"]]
 
     def watch(self, *, last_event_id: Optional[int] = None, reconnect: bool = True,
               idle_timeout: float = 45.0, **filters: Any) -> "WatchStream":

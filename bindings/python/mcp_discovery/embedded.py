@@ -20,9 +20,9 @@ import os
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _discovery
-from .models import AuditEntry, DiscoverPage, HealthDetail, HealthStatus, Heartbeat, ServiceRecord, WatchEvent
+from .models import Alert, AuditEntry, DiscoverPage, HealthDetail, HealthStatus, Heartbeat, ServiceRecord, WatchEvent
 
-__all__ = ["Registry", "QueryEngine", "Server", "Watch", "Query", "Context"]
+__all__ = ["Registry", "QueryEngine", "HealthChecker", "Server", "Watch", "Query", "Context"]
 
 Query = _discovery.Query
 Context = _discovery.Context
@@ -80,15 +80,18 @@ class Registry:
     healthCheckConfig.interval accepted, default 1), ``ttl_sweep_interval``
     (seconds between heartbeat-TTL sweeps, 0 to disable and call
     :meth:`expire_heartbeats` yourself), ``sqlite_sync`` (fsync each commit),
-    ``retained_events`` (changes kept for :meth:`events_since`).
+    ``retained_events`` (changes kept for :meth:`events_since`),
+    ``manual_clock`` (time moves only by :meth:`advance_clock`: TTLs, uptime
+    and health-check schedules in tests, without sleeping).
     """
 
     def __init__(self, path: Union[None, str, "os.PathLike[str]"] = None, *, min_check_interval: float = 1.0,
-                 ttl_sweep_interval: float = 1.0, sqlite_sync: bool = True, retained_events: int = 10000) -> None:
+                 ttl_sweep_interval: float = 1.0, sqlite_sync: bool = True, retained_events: int = 10000,
+                 manual_clock: bool = False) -> None:
         self._core = _discovery.Registry(None if path is None else os.fspath(path),
                                          min_check_interval=min_check_interval,
                                          ttl_sweep_interval=ttl_sweep_interval, sqlite_sync=sqlite_sync,
-                                         retained_events=retained_events)
+                                         retained_events=retained_events, manual_clock=manual_clock)
         self.engine = QueryEngine(self)
 
     # -- lifetime --
@@ -110,6 +113,15 @@ class Registry:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def now(self) -> str:
+        """The registry's time (RFC 3339)."""
+        return self._core.now
+
+    def advance_clock(self, seconds: float) -> None:
+        """Moves a manual clock forward (InvalidArgument on the system clock)."""
+        self._core.advance_clock(seconds)
 
     # -- changes --
     def register(self, body: Optional[Mapping[str, Any]] = None, *, context: Optional[Context] = None,
@@ -222,6 +234,65 @@ class QueryEngine:
             q.cursor = page.next_cursor
 
 
+class HealthChecker:
+    """Checks every service of a registry on its own schedule (HTTP endpoints,
+    MCP initialize/ping/tools/list, heartbeat TTLs) and feeds the outcomes to
+    the registry: statuses, healthStatus, the ``mcp`` field, alerts.
+
+        with HealthChecker(registry, probe_allow=["127.0.0.0/8"]) as checker:
+            ...
+            checker.recent_alerts()
+
+    Loopback, link-local and other internal addresses are refused as targets
+    (SSRF guard) unless ``probe_allow`` lists them (CIDRs, as the daemon's
+    ``--probe-allow``) or ``allow_all_addresses`` is set. Durations are in
+    seconds. ``log_alerts`` writes alerts to standard error; ``webhook_url``
+    POSTs them (``webhook_slack_format`` for Slack). ``manual_drive``: no thread,
+    call :meth:`run_due` (with a registry on a manual clock). ``log=False``
+    silences the checker's own log lines. Pass it to ``Server(...,
+    health_checker=checker)`` to serve GET /api/v1/alerts.
+    """
+
+    def __init__(self, registry: Registry, *, probe_allow: Iterable[str] = (), allow_all_addresses: bool = False,
+                 unhealthy_interval: float = 10.0, max_concurrent_checks: int = 4096,
+                 introspect_interval: float = 600.0, mass_failure_threshold: float = 0.5,
+                 mass_failure_min_services: int = 10, critical_after_failures: int = 10,
+                 critical_after: float = 300.0, emergency_after: float = 1800.0, retained_alerts: int = 1000,
+                 ca_file: str = "", log_alerts: bool = False, webhook_url: str = "",
+                 webhook_slack_format: bool = False, manual_drive: bool = False, log: bool = True) -> None:
+        self.registry = registry
+        self._core = _discovery.HealthChecker(
+            registry._core, probe_allow=list(probe_allow), allow_all_addresses=allow_all_addresses,
+            unhealthy_interval=unhealthy_interval, max_concurrent_checks=max_concurrent_checks,
+            introspect_interval=introspect_interval, mass_failure_threshold=mass_failure_threshold,
+            mass_failure_min_services=mass_failure_min_services, critical_after_failures=critical_after_failures,
+            critical_after=critical_after, emergency_after=emergency_after, retained_alerts=retained_alerts,
+            ca_file=ca_file, log_alerts=log_alerts, webhook_url=webhook_url,
+            webhook_slack_format=webhook_slack_format, manual_drive=manual_drive, log=log)
+
+    def run_due(self) -> int:
+        """manual_drive: starts every due check and processes what completed; returns the checks started."""
+        return self._core.run_due()
+
+    def recent_alerts(self, service_id: Optional[str] = None, limit: int = 100) -> List[Alert]:
+        """Recent alerts, newest first (fleet-wide ones have no service_id)."""
+        return [Alert(a) for a in self._core.recent_alerts(service_id or "", limit)]
+
+    def stats(self) -> Dict[str, Any]:
+        """monitored, in_flight, checks_started/passed/failed, alerts_sent, safeguard_engaged, lateness..."""
+        return self._core.stats()
+
+    def stop(self) -> None:
+        """Stops scheduling and cancels probes in flight. Idempotent."""
+        self._core.stop()
+
+    def __enter__(self) -> "HealthChecker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 class Watch:
     """Iterate for WatchEvents; ``next(timeout)`` waits at most ``timeout`` seconds (None on timeout)."""
 
@@ -265,14 +336,20 @@ class Server:
     ``port`` 0 picks a free port (:attr:`port`, :attr:`url`). Other keywords:
     ``host``, ``io_threads``, ``write_threads``, ``log_level`` (debug, info,
     warn, error, off), ``metrics_require_auth``, ``rate_limit_rps``,
-    ``max_body_bytes``, ``drain_grace`` (seconds).
+    ``max_body_bytes``, ``drain_grace`` (seconds), ``health_checker`` (a
+    HealthChecker on the same registry: GET /api/v1/alerts and its metrics).
     """
 
     def __init__(self, registry: Optional[Registry] = None, *, secret: Optional[Union[str, bytes]] = None,
                  public_key_pem: Optional[str] = None, host: str = "127.0.0.1", port: int = 0,
                  io_threads: int = 1, write_threads: int = 8, log_level: str = "warn",
                  metrics_require_auth: bool = False, rate_limit_rps: float = 0.0,
-                 max_body_bytes: int = 1 << 20, drain_grace: float = 10.0) -> None:
+                 max_body_bytes: int = 1 << 20, drain_grace: float = 10.0,
+                 health_checker: Optional[HealthChecker] = None) -> None:
+        if health_checker is not None and registry is not None and health_checker.registry is not registry:
+            raise ValueError("the health checker must check the registry the server serves")
+        if health_checker is not None and registry is None:
+            registry = health_checker.registry
         self._owns_registry = registry is None
         self.registry = registry if registry is not None else Registry()
         if isinstance(secret, bytes):
@@ -286,7 +363,8 @@ class Server:
                                            io_threads=io_threads, write_threads=write_threads, log_level=log_level,
                                            metrics_require_auth=metrics_require_auth,
                                            rate_limit_rps=rate_limit_rps, max_body_bytes=max_body_bytes,
-                                           drain_grace=drain_grace)
+                                           drain_grace=drain_grace,
+                                           health_checker=health_checker._core if health_checker else None)
         except BaseException:
             if self._owns_registry:
                 self.registry.close()

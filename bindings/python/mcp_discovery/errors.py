@@ -24,7 +24,7 @@ same class whether a record was missing in process or over HTTP::
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Optional
 
 __all__ = [
     "DiscoveryError", "InvalidArgument", "Unauthenticated", "PermissionDenied", "NotFound",
@@ -138,7 +138,7 @@ def error_from(code: Optional[str], message: str = "", field: Optional[str] = No
     itself, keeping the code and status it was given.
     """
     cls = _BY_CODE.get(code or "") or _BY_STATUS.get(status or -1) or DiscoveryError
-    kw = {"field": field, "request_id": request_id}
+    kw: Dict[str, Any] = {"field": field, "request_id": request_id}
     if status is not None and status != cls.status:
         kw["status"] = status
     if code and code != cls.code:

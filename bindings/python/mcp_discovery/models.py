@@ -17,17 +17,19 @@ from typing import Any, Callable, Dict, Generic, Iterator, List, Mapping, Option
 
 __all__ = [
     "ServiceRecord", "ServiceInfo", "Endpoints", "HealthStatus", "HealthCheckConfig", "McpInfo", "McpTool",
-    "DiscoverPage", "HealthDetail", "HealthCheck", "Heartbeat", "WatchEvent", "AuditEntry", "parse_time",
+    "DiscoverPage", "HealthDetail", "HealthCheck", "Heartbeat", "WatchEvent", "AuditEntry", "Alert", "parse_time",
 ]
 
 T = TypeVar("T")
 
 
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+
+
 def parse_time(text: Optional[str]) -> Optional[datetime]:
     """An RFC 3339 time of the API ("2026-01-31T12:00:00.123Z") as an aware datetime."""
-    if text is None:
-        return None
-    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    return None if text is None else _time(text)
 
 
 class _Field(Generic[T]):
@@ -115,12 +117,12 @@ class ServiceInfo(_Model):
 
 class HealthStatus(_Model):
     __slots__ = ()
-    last_check = _Field[Optional[datetime]]("lastCheck", parse_time)
+    last_check = _Field[Optional[datetime]]("lastCheck", _time)
     response_time = _Field[Optional[float]]("responseTime")
     uptime = _Field[Optional[float]]("uptime")
     consecutive_failures = _Field[int]("consecutiveFailures", None, 0)
     consecutive_successes = _Field[int]("consecutiveSuccesses", None, 0)
-    last_failure = _Field[Optional[datetime]]("lastFailure", parse_time)
+    last_failure = _Field[Optional[datetime]]("lastFailure", _time)
     last_error = _Field[Optional[str]]("lastError")
 
 
@@ -156,7 +158,7 @@ class McpInfo(_Model):
     server_info = _Field[Dict[str, Any]]("serverInfo", _dict, {})
     capabilities = _Field[Dict[str, Any]]("capabilities", _dict, {})
     tools = _Field[List[McpTool]]("tools", lambda v: [McpTool(t) for t in v], ())
-    introspected_at = _Field[Optional[datetime]]("introspectedAt", parse_time)
+    introspected_at = _Field[Optional[datetime]]("introspectedAt", _time)
 
 
 class ServiceRecord(_Model):
@@ -215,8 +217,8 @@ class ServiceRecord(_Model):
     personal_config = _Field[Optional[Dict[str, Any]]]("personalConfig", _dict)
     demo_config = _Field[Optional[Dict[str, Any]]]("demoConfig", _dict)
     sao_level = _Field[str]("saoLevel")
-    registered_at = _Field[datetime]("registeredAt", parse_time)
-    last_updated = _Field[datetime]("lastUpdated", parse_time)
+    registered_at = _Field[datetime]("registeredAt", _time)
+    last_updated = _Field[datetime]("lastUpdated", _time)
     tags = _Field[List[str]]("tags", _strings, ())
     metadata = _Field[Dict[str, Any]]("metadata", _dict, {})
 
@@ -276,7 +278,7 @@ class DiscoverPage:
 
 class HealthCheck(_Model):
     __slots__ = ()
-    at = _Field[datetime]("at", parse_time)
+    at = _Field[datetime]("at", _time)
     ok = _Field[bool]("ok")
     response_time = _Field[Optional[float]]("responseTime")
     endpoint = _Field[Optional[str]]("endpoint")
@@ -299,12 +301,12 @@ class Heartbeat(_Model):
     __slots__ = ()
     service_id = _Field[str]("serviceId")
     status = _Field[str]("status")
-    expires_at = _Field[Optional[datetime]]("expiresAt", parse_time)
+    expires_at = _Field[Optional[datetime]]("expiresAt", _time)
 
 
 class AuditEntry(_Model):
     __slots__ = ()
-    at = _Field[datetime]("at", parse_time)
+    at = _Field[datetime]("at", _time)
     request_id = _Field[str]("requestId")
     subject = _Field[str]("subject")
     sao = _Field[str]("sao")
@@ -312,6 +314,24 @@ class AuditEntry(_Model):
     action = _Field[str]("action")
     service_id = _Field[str]("serviceId")
     result = _Field[str]("result")
+
+
+class Alert(_Model):
+    """A health alert: ``kind`` raised, escalated or resolved; ``level``
+    warning, critical or emergency. Fleet-wide alerts (the mass-failure
+    safeguard) have no service_id."""
+
+    __slots__ = ()
+    id = _Field[int]("id")
+    at = _Field[datetime]("at", _time)
+    service_id = _Field[Optional[str]]("serviceId")
+    company_name = _Field[Optional[str]]("companyName")
+    instance_id = _Field[Optional[str]]("instanceId")
+    level = _Field[str]("level")
+    kind = _Field[str]("kind")
+    message = _Field[str]("message")
+    consecutive_failures = _Field[int]("consecutiveFailures", None, 0)
+    unhealthy_since = _Field[Optional[datetime]]("unhealthySince", _time)
 
 
 class WatchEvent:

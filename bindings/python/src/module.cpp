@@ -13,6 +13,7 @@
 // Records cross the boundary as RecordHandle (a shared pointer to the
 // immutable record, no copy); to_dict() converts on demand.
 #include <discovery/discovery.hpp>
+#include <discovery/health_checker.hpp>
 #include <discovery/server.hpp>
 
 #include <pybind11/pybind11.h>
@@ -198,13 +199,15 @@ py::object handle_or_none(const RecordPtr& record) {
 // What a Registry object owns. Shared with servers and watches started on
 // it, so the registry outlives them whatever order Python drops them in.
 struct Core {
+  std::unique_ptr<ManualClock> manual_clock;  // when the registry's time is driven by hand
   std::unique_ptr<Storage> storage;
   std::unique_ptr<Registry> registry;
   std::unique_ptr<QueryEngine> engine;
   ~Core() {
     engine.reset();
-    registry.reset();  // before the storage it writes through
+    registry.reset();  // before the storage it writes through and the clock it reads
     storage.reset();
+    manual_clock.reset();
   }
 };
 
@@ -311,12 +314,16 @@ class Watch {
 class PyRegistry {
  public:
   PyRegistry(std::optional<std::string> path, double min_check_interval, double ttl_sweep_interval,
-             bool sqlite_sync, std::size_t retained_events) {
+             bool sqlite_sync, std::size_t retained_events, bool manual_clock) {
     RegistryOptions options;
     options.min_check_interval = seconds_to_duration(min_check_interval, "min_check_interval");
     options.ttl_sweep_interval = seconds_to_duration(ttl_sweep_interval, "ttl_sweep_interval");
     options.retained_events = retained_events;
     auto core = std::make_shared<Core>();
+    if (manual_clock) {
+      core->manual_clock = std::make_unique<ManualClock>(system_clock().now());
+      options.clock = core->manual_clock.get();
+    }
     {
       py::gil_scoped_release release;
       if (!path || *path == ":memory:") {
@@ -345,6 +352,16 @@ class PyRegistry {
     core.reset();  // storage closes here unless a server or watch still holds it
   }
   bool closed() const { return std::atomic_load(&core_) == nullptr; }
+
+  std::string now() const { return format_time(core()->registry->clock().now()); }
+
+  void advance_clock(double seconds) {
+    auto core = this->core();
+    if (!core->manual_clock)
+      fail(ErrorCode::invalid_argument, "the registry runs on the system clock (open it with manual_clock=True)",
+           "manual_clock");
+    core->manual_clock->advance(seconds_to_duration(seconds, "seconds"));
+  }
   const std::string& describe() const { return describe_; }
 
   py::tuple register_service(py::handle body, const std::optional<Context>& context) {
@@ -544,6 +561,107 @@ class PyRegistry {
   std::string describe_;
 };
 
+// ------------------------------------------------------------- health ----
+
+class PyHealthChecker {
+ public:
+  PyHealthChecker(const PyRegistry& registry, const std::vector<std::string>& probe_allow, bool allow_all_addresses,
+                  double unhealthy_interval, std::size_t max_concurrent_checks, double introspect_interval,
+                  double mass_failure_threshold, std::size_t mass_failure_min_services,
+                  std::uint32_t critical_after_failures, double critical_after, double emergency_after,
+                  std::size_t retained_alerts, const std::string& ca_file, bool log_alerts,
+                  const std::string& webhook_url, bool webhook_slack_format, bool manual_drive, bool log) {
+    HealthCheckerOptions options;
+    options.address_policy = allow_all_addresses ? AddressPolicy::allow_all() : AddressPolicy::default_deny();
+    for (std::size_t i = 0; i < probe_allow.size(); ++i) {
+      auto cidr = parse_cidr(probe_allow[i]);
+      if (!cidr) fail(ErrorCode::invalid_argument, cidr.error().message, "probe_allow[" + std::to_string(i) + "]");
+      options.address_policy.allow(*cidr);
+    }
+    options.unhealthy_interval = seconds_to_duration(unhealthy_interval, "unhealthy_interval");
+    if (max_concurrent_checks < 1) fail(ErrorCode::invalid_argument, "must be at least 1", "max_concurrent_checks");
+    options.max_concurrent_checks = max_concurrent_checks;
+    options.introspect_interval = seconds_to_duration(introspect_interval, "introspect_interval");
+    if (!(mass_failure_threshold > 0 && mass_failure_threshold <= 1))
+      fail(ErrorCode::invalid_argument, "must be a share in (0, 1]", "mass_failure_threshold");
+    options.mass_failure_threshold = mass_failure_threshold;
+    options.mass_failure_min_services = mass_failure_min_services;
+    options.critical_after_failures = critical_after_failures;
+    options.critical_after = seconds_to_duration(critical_after, "critical_after");
+    options.emergency_after = seconds_to_duration(emergency_after, "emergency_after");
+    options.retained_alerts = retained_alerts;
+    options.ca_file = ca_file;
+    options.manual_drive = manual_drive;
+    if (!log) options.log_sink = [](std::string_view) {};
+    if (log_alerts) options.alert_sinks.push_back(make_log_alert_sink());
+    if (!webhook_url.empty()) {
+      WebhookOptions webhook;
+      webhook.url = webhook_url;
+      webhook.slack_format = webhook_slack_format;
+      webhook.ca_file = ca_file;
+      options.alert_sinks.push_back(unwrap(WebhookAlertSink::create(std::move(webhook))));
+    }
+    core_ = registry.core();
+    py::gil_scoped_release release;
+    checker_ = unwrap(HealthChecker::start(*core_->registry, std::move(options)));
+  }
+  ~PyHealthChecker() {
+    py::gil_scoped_release release;
+    checker_.reset();
+    core_.reset();
+  }
+
+  const HealthChecker& checker() const { return *checker_; }
+
+  void stop() {
+    py::gil_scoped_release release;
+    checker_->stop();
+  }
+
+  std::size_t run_due() {
+    py::gil_scoped_release release;
+    return checker_->run_due();
+  }
+
+  py::list recent_alerts(const std::string& service_id, std::size_t limit) const {
+    std::vector<Alert> alerts;
+    {
+      py::gil_scoped_release release;
+      alerts = checker_->recent_alerts(service_id, limit);
+    }
+    py::list out;
+    for (const auto& a : alerts) out.append(to_python(to_json(a)));
+    return out;
+  }
+
+  py::dict stats() const {
+    HealthCheckerStats st;
+    {
+      py::gil_scoped_release release;
+      st = checker_->stats();
+    }
+    py::dict out;
+    out["monitored"] = st.monitored;
+    out["in_flight"] = st.in_flight;
+    out["checks_started"] = st.checks_started;
+    out["checks_passed"] = st.checks_passed;
+    out["checks_failed"] = st.checks_failed;
+    out["introspections"] = st.introspections;
+    out["alerts_sent"] = st.alerts_sent;
+    out["recovery_calls"] = st.recovery_calls;
+    out["safeguard_engaged"] = st.safeguard_engaged;
+    out["failing_share"] = st.failing_share;
+    out["lateness_p50_ms"] = st.lateness_p50_ms;
+    out["lateness_p99_ms"] = st.lateness_p99_ms;
+    out["lateness_max_ms"] = st.lateness_max_ms;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Core> core_;
+  std::unique_ptr<HealthChecker> checker_;
+};
+
 // ------------------------------------------------------------- server ----
 
 class PyServer {
@@ -551,7 +669,7 @@ class PyServer {
   PyServer(const PyRegistry& registry, const std::string& hs256_secret, const std::string& public_key_pem,
            const std::string& host, int port, unsigned io_threads, unsigned write_threads,
            const std::string& log_level, bool metrics_require_auth, double rate_limit_rps,
-           std::size_t max_body_bytes, double drain_grace) {
+           std::size_t max_body_bytes, double drain_grace, std::shared_ptr<PyHealthChecker> health_checker) {
     if (hs256_secret.empty() && public_key_pem.empty())
       fail(ErrorCode::invalid_argument, "a server needs an HS256 secret or a public key", "secret");
     if (port < 0 || port > 65535) fail(ErrorCode::invalid_argument, "must be 0 to 65535", "port");
@@ -568,6 +686,8 @@ class PyServer {
     options.rate_limit_rps = rate_limit_rps;
     options.max_body_bytes = max_body_bytes;
     options.drain_grace = seconds_to_duration(drain_grace, "drain_grace");
+    if (health_checker) options.health_checker = &health_checker->checker();
+    checker_ = std::move(health_checker);
     JwtOptions jwt;
     jwt.hs256_secret = hs256_secret;
     jwt.public_key_pem = public_key_pem;
@@ -581,6 +701,7 @@ class PyServer {
     py::gil_scoped_release release;
     server_.reset();
     verifier_.reset();
+    checker_.reset();
     core_.reset();
   }
 
@@ -599,6 +720,7 @@ class PyServer {
     return *server_;
   }
   std::shared_ptr<Core> core_;
+  std::shared_ptr<PyHealthChecker> checker_;  // outlives server_
   std::unique_ptr<JwtVerifier> verifier_;
   std::unique_ptr<Server> server_;
 };
@@ -713,9 +835,12 @@ PYBIND11_MODULE(_discovery, m) {
       });
 
   py::class_<PyRegistry>(m, "Registry", "The records and every change to them (memory or SQLite storage).")
-      .def(py::init<std::optional<std::string>, double, double, bool, std::size_t>(), py::arg("path") = py::none(),
-           py::kw_only(), py::arg("min_check_interval") = 1.0, py::arg("ttl_sweep_interval") = 1.0,
-           py::arg("sqlite_sync") = true, py::arg("retained_events") = 10000)
+      .def(py::init<std::optional<std::string>, double, double, bool, std::size_t, bool>(),
+           py::arg("path") = py::none(), py::kw_only(), py::arg("min_check_interval") = 1.0,
+           py::arg("ttl_sweep_interval") = 1.0, py::arg("sqlite_sync") = true, py::arg("retained_events") = 10000,
+           py::arg("manual_clock") = false)
+      .def_property_readonly("now", &PyRegistry::now)
+      .def("advance_clock", &PyRegistry::advance_clock, py::arg("seconds"))
       .def("close", &PyRegistry::close)
       .def_property_readonly("closed", &PyRegistry::closed)
       .def_property_readonly("storage", &PyRegistry::describe)
@@ -742,14 +867,33 @@ PYBIND11_MODULE(_discovery, m) {
       .def("audit", &PyRegistry::audit, py::arg("since") = py::none(), py::arg("limit") = 100)
       .def("watch", &PyRegistry::watch, py::arg("query") = py::none(), py::arg("max_queue") = 10000);
 
+  py::class_<PyHealthChecker, std::shared_ptr<PyHealthChecker>>(
+      m, "HealthChecker", "Checks every registered service on its schedule and feeds the registry.")
+      .def(py::init<const PyRegistry&, const std::vector<std::string>&, bool, double, std::size_t, double, double,
+                    std::size_t, std::uint32_t, double, double, std::size_t, const std::string&, bool,
+                    const std::string&, bool, bool, bool>(),
+           py::arg("registry"), py::kw_only(), py::arg("probe_allow") = std::vector<std::string>{},
+           py::arg("allow_all_addresses") = false, py::arg("unhealthy_interval") = 10.0,
+           py::arg("max_concurrent_checks") = 4096, py::arg("introspect_interval") = 600.0,
+           py::arg("mass_failure_threshold") = 0.5, py::arg("mass_failure_min_services") = 10,
+           py::arg("critical_after_failures") = 10, py::arg("critical_after") = 300.0,
+           py::arg("emergency_after") = 1800.0, py::arg("retained_alerts") = 1000, py::arg("ca_file") = "",
+           py::arg("log_alerts") = false, py::arg("webhook_url") = "", py::arg("webhook_slack_format") = false,
+           py::arg("manual_drive") = false, py::arg("log") = true)
+      .def("stop", &PyHealthChecker::stop)
+      .def("run_due", &PyHealthChecker::run_due)
+      .def("recent_alerts", &PyHealthChecker::recent_alerts, py::arg("service_id") = "", py::arg("limit") = 100)
+      .def("stats", &PyHealthChecker::stats);
+
   py::class_<PyServer>(m, "Server", "The HTTP API (API.md) served in process on a registry.")
       .def(py::init<const PyRegistry&, const std::string&, const std::string&, const std::string&, int, unsigned,
-                    unsigned, const std::string&, bool, double, std::size_t, double>(),
+                    unsigned, const std::string&, bool, double, std::size_t, double,
+                    std::shared_ptr<PyHealthChecker>>(),
            py::arg("registry"), py::kw_only(), py::arg("hs256_secret") = "", py::arg("public_key_pem") = "",
            py::arg("host") = "127.0.0.1", py::arg("port") = 0, py::arg("io_threads") = 1,
            py::arg("write_threads") = 8, py::arg("log_level") = "warn", py::arg("metrics_require_auth") = false,
            py::arg("rate_limit_rps") = 0.0, py::arg("max_body_bytes") = std::size_t{1} << 20,
-           py::arg("drain_grace") = 10.0)
+           py::arg("drain_grace") = 10.0, py::arg("health_checker") = py::none())
       .def_property_readonly("port", &PyServer::port)
       .def_property_readonly("url", &PyServer::url)
       .def_property_readonly("running", &PyServer::running_now)

@@ -50,4 +50,4 @@ def daemon():
         pytest.skip("discoveryd is not built")
     d = Daemon()
     yield d
-    d.stop()
+    assert d.stop() == 0, "discoveryd did not stop cleanly on SIGTERM"

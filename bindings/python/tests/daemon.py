@@ -65,7 +65,8 @@ class Daemon:
     def secret(self) -> bytes:
         return self.secret_file.read_bytes().rstrip()
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """SIGTERM; returns the exit status (API.md: 0 after a graceful stop)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -74,3 +75,4 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+        return self.proc.returncode

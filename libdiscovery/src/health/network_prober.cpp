@@ -218,6 +218,7 @@ struct RpcReply {
   std::string session_id;
   std::optional<wire::RpcResponse> response;
   std::optional<std::string> wire_error;  // malformed body, wrong id, no answer
+  Url url;                                 // where it was answered, after redirects
 };
 
 enum class Step { success, fallback, fail };
@@ -484,7 +485,7 @@ class Core : public std::enable_shared_from_this<Core> {
       }
       co_return Attempt{Step::fail, "mcp: " + where + info.error().message, {}};
     }
-    McpSession session{wire::kTransportModern, url, {}, std::string(wire::kModernVersion), nullptr, 2};
+    McpSession session{wire::kTransportModern, reply->url, {}, std::string(wire::kModernVersion), nullptr, 2};
     if (auto listed = co_await introspect(state, session, *info); !listed) {
       co_return Attempt{Step::fail, listed.error().message, {}};
     }
@@ -512,14 +513,14 @@ class Core : public std::enable_shared_from_this<Core> {
     if (!reply->session_id.empty() && !valid_session_id(reply->session_id)) {
       co_return Attempt{Step::fail, "mcp: initialize: invalid Mcp-Session-Id header", {}};
     }
-    McpSession session{wire::kTransportStreamable, url, reply->session_id, info->protocol_version, nullptr, 2};
+    McpSession session{wire::kTransportStreamable, reply->url, reply->session_id, info->protocol_version, nullptr, 2};
     auto outcome = co_await handshake_rest(state, session, *info);
     if (!session.session_id.empty() && !state->cancelled && SteadyClock::now() < state->deadline) {
       // Free the server's session; its answer (405 is allowed) changes nothing.
-      http::request<http::string_body> del{http::verb::delete_, url.target, 11};
+      http::request<http::string_body> del{http::verb::delete_, session.url.target, 11};
       del.set("Mcp-Session-Id", session.session_id);
       del.set("MCP-Protocol-Version", session.protocol_version);
-      if (auto ex = co_await send(state, url, std::move(del))) {
+      if (auto ex = co_await send(state, session.url, std::move(del))) {
         if (auto drained = co_await discard_body(state, **ex, options_.max_body_bytes)) release(std::move(*ex));
       }
     }
@@ -540,7 +541,7 @@ class Core : public std::enable_shared_from_this<Core> {
     http::request<http::string_body> req{http::verb::get, url.target, 11};
     req.set(http::field::accept, "text/event-stream");
     req.set(http::field::cache_control, "no-cache");
-    auto ex = co_await send(state, url, std::move(req));
+    auto ex = co_await send_following(state, url, std::move(req), /*any_redirect=*/true);
     if (!ex) co_return Attempt{Step::fail, ex.error().message, {}};
     int status = (*ex)->status();
     std::string media = (*ex)->media_type();
@@ -657,7 +658,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // POSTs one JSON-RPC message. id < 0: a notification, or an HTTP+SSE POST
   // whose answer comes on the stream; the body is drained, not parsed.
-  asio::awaitable<Result<RpcReply>> post_rpc(std::shared_ptr<ProbeState> state, const Url& url, std::string body,
+  asio::awaitable<Result<RpcReply>> post_rpc(std::shared_ptr<ProbeState> state, Url url, std::string body,
                                              std::int64_t id, Headers headers) {
     http::request<http::string_body> req{http::verb::post, url.target, 11};
     req.set(http::field::content_type, "application/json");
@@ -665,9 +666,11 @@ class Core : public std::enable_shared_from_this<Core> {
     for (auto& [name, value] : headers) req.set(name, value);
     req.body() = std::move(body);
     req.prepare_payload();
-    auto ex = co_await send(state, url, std::move(req));
+    // 307/308 keep the method and body ("/mcp" -> "/mcp/" is common).
+    auto ex = co_await send_following(state, url, std::move(req), /*any_redirect=*/false);
     if (!ex) co_return ex.error();
     RpcReply reply;
+    reply.url = url;
     reply.status = (*ex)->status();
     reply.media = (*ex)->media_type();
     reply.session_id = (*ex)->header("Mcp-Session-Id");
@@ -772,6 +775,32 @@ class Core : public std::enable_shared_from_this<Core> {
       co_return ex;
     }
     co_return failure("http: connection closed before a response");
+  }
+
+  // send(), following redirects (307/308 only unless any_redirect); each
+  // target goes through connect() again, so the address policy applies to it.
+  // `url` becomes the final target.
+  asio::awaitable<Result<std::unique_ptr<Exchange>>> send_following(std::shared_ptr<ProbeState> state, Url& url,
+                                                                    http::request<http::string_body> req,
+                                                                    bool any_redirect) {
+    for (unsigned redirects = 0;; ++redirects) {
+      req.target(url.target);
+      auto ex = co_await send(state, url, req);
+      if (!ex) co_return ex.error();
+      int status = (*ex)->status();
+      bool follow = any_redirect ? is_redirect(status) : (status == 307 || status == 308);
+      std::string location = (*ex)->header("Location");
+      if (!follow || location.empty()) co_return ex;
+      auto drained = co_await discard_body(state, **ex, options_.max_body_bytes);
+      if (!drained) co_return drained.error();
+      release(std::move(*ex));
+      if (redirects + 1 > options_.max_redirects) {
+        co_return failure("http: too many redirects (" + std::to_string(redirects + 1) + ")");
+      }
+      auto next = resolve_reference(url, location);
+      if (!next) co_return failure("http: bad redirect: " + next.error().message);
+      url = std::move(*next);
+    }
   }
 
   // The next piece of the body; empty when it is complete. More than `limit`

@@ -127,10 +127,12 @@ std::uint32_t Catalog::Dictionary::lookup(std::string_view value) const {
 
 
 void Catalog::fill_slot(Slot& slot, const RecordPtr& record) {
-  // Appends the interned ids of `names` to slot.values as a sorted run.
-  const auto append_run = [&](Dictionary& dict, auto&& names) -> std::uint16_t {
+  // Appends the interned ids of the items' names to slot.values as a sorted
+  // run. (A projection, not std::views::transform: Clang 14 cannot compile
+  // libstdc++ 12's views.)
+  const auto append_run = [&](Dictionary& dict, const auto& items, auto name_of) -> std::uint16_t {
     const auto start = slot.values.size();
-    for (const std::string& name : names) slot.values.push_back(dict.intern(name));
+    for (const auto& item : items) slot.values.push_back(dict.intern(name_of(item)));
     const auto begin = slot.values.begin() + static_cast<std::ptrdiff_t>(start);
     std::sort(begin, slot.values.end());
     slot.values.erase(std::unique(begin, slot.values.end()), slot.values.end());
@@ -147,11 +149,12 @@ void Catalog::fill_slot(Slot& slot, const RecordPtr& record) {
   slot.values.clear();
   slot.values.reserve(record->service_info.capabilities.size() + record->tags.size() +
                       (record->mcp ? record->mcp->tools.size() : 0));
-  slot.capability_count = append_run(capabilities_, record->service_info.capabilities);
-  slot.tag_count = append_run(tags_, record->tags);
+  const auto same = [](const std::string& name) -> const std::string& { return name; };
+  slot.capability_count = append_run(capabilities_, record->service_info.capabilities, same);
+  slot.tag_count = append_run(tags_, record->tags, same);
   static const std::vector<McpTool> kNoTools;
   const auto& tools = record->mcp ? record->mcp->tools : kNoTools;
-  append_run(tools_, tools | std::views::transform([](const McpTool& t) -> const std::string& { return t.name; }));
+  append_run(tools_, tools, [](const McpTool& t) -> const std::string& { return t.name; });
 }
 
 void Catalog::index_slot(std::uint32_t slot_id) {

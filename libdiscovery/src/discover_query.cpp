@@ -60,11 +60,15 @@ bool is_tag(std::string_view v) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' && c != '-') return false;
   return true;
 }
+// 1 to 128 characters (code points, as the OpenAPI document counts them,
+// not bytes) without control characters.
 bool is_tool(std::string_view v) {
-  if (v.empty() || v.size() > 128) return false;
-  for (char c : v)
+  std::size_t characters = 0;
+  for (char c : v) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
-  return true;
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++characters;
+  }
+  return characters >= 1 && characters <= 128;
 }
 constexpr std::string_view kCompanyRule = "must match [a-z0-9][a-z0-9-]{0,62}";
 constexpr std::string_view kLabelRule = "must match [a-z0-9-]+";
@@ -77,13 +81,13 @@ Result<void> add_list(std::vector<std::string>& list, const std::string& value,
   while (start <= value.size()) {
     const std::size_t comma = value.find(',', start);
     const std::size_t end = comma == std::string::npos ? value.size() : comma;
-    if (end > start) {
-      if (!check(std::string_view(value).substr(start, end - start)))
-        return invalid_argument(name, std::string(rule));
-      if (list.size() == kMaxListValues)
-        return invalid_argument(name, "may name at most " + std::to_string(kMaxListValues) + " values");
-      list.emplace_back(value.substr(start, end - start));
-    }
+    // An empty name ("tags=", "tags=a,,b") is a mistake, not "any".
+    if (end == start) return invalid_argument(name, "must not name an empty value");
+    if (!check(std::string_view(value).substr(start, end - start)))
+      return invalid_argument(name, std::string(rule));
+    if (list.size() == kMaxListValues)
+      return invalid_argument(name, "may name at most " + std::to_string(kMaxListValues) + " values");
+    list.emplace_back(value.substr(start, end - start));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

@@ -106,7 +106,23 @@ std::optional<double> compute_uptime(const std::deque<Transition>& ts, TimePoint
 // Rounds to a fixed number of decimals. Boost.JSON 1.81 parses some
 // 17-digit numbers one ulp off; values with few decimals survive the text
 // round trip through storage exactly.
-double round_to(double value, double scale) { return std::round(value * scale) / scale; }
+// At most `max_bytes` of `text`, cut at a character boundary: a cut inside a
+// UTF-8 sequence made lastError (and so the record's JSON) invalid UTF-8.
+std::string utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
+// Rounds to 1/scale. Values too large for value * scale to stay finite
+// already have no digits that fine: they are returned as they are (an
+// overflow here once turned 9.6e307 ms into Infinity, which is not JSON).
+double round_to(double value, double scale) {
+  const double scaled = value * scale;
+  if (!std::isfinite(scaled) || std::abs(scaled) >= 0x1p52) return value;
+  return std::round(scaled) / scale;
+}
 
 void prune_transitions(std::deque<Transition>& ts, TimePoint window_start) {
   while (ts.size() >= 2 && ts[1].at <= window_start) ts.pop_front();
@@ -433,6 +449,8 @@ Result<RegisterResult> Registry::register_service(ServiceRecord candidate,
     next.create_index = next.modify_index = 0;
   }
   if (auto valid = validate(next, im.options.limits); !valid) return valid.error();
+  if (im.options.admission)
+    if (auto admitted = im.options.admission(next); !admitted) return admitted.error();
 
   WriteBatch batch;
   im.add_audit(batch, context, "register", next);
@@ -482,6 +500,8 @@ Result<RecordPtr> Registry::update(std::string_view service_id, const boost::jso
   next.metadata = std::move(parsed->metadata);
   if (auto e = im.check_interval(next); e.code != ErrorCode::ok) return e;
   if (auto valid = validate(next, im.options.limits); !valid) return valid.error();
+  if (im.options.admission)
+    if (auto admitted = im.options.admission(next); !admitted) return admitted.error();
 
   WriteBatch batch;
   im.add_audit(batch, context, "update", next);
@@ -570,7 +590,7 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
     ++hs.consecutive_failures;
     hs.consecutive_successes = 0;
     hs.last_failure = now;
-    error_text = report.message.empty() ? "check failed" : report.message.substr(0, kMaxErrorText);
+    error_text = report.message.empty() ? "check failed" : utf8_prefix(report.message, kMaxErrorText);
     hs.last_error = error_text;
   }
 
@@ -589,7 +609,9 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
   // Thresholds move active <-> unhealthy only; maintenance and inactive stay.
   std::optional<ChangeType> event;
   const auto& config = next.health_check_config;
-  if (next.status == ServiceStatus::active && hs.consecutive_failures >= config.failure_threshold) {
+  if (report.hold_transition) {
+    // The safeguard holds every status change; counts stay current.
+  } else if (next.status == ServiceStatus::active && hs.consecutive_failures >= config.failure_threshold) {
     next.status = ServiceStatus::unhealthy;
     next.status_cause = StatusCause::health_check;
     event = ChangeType::status;
@@ -621,9 +643,18 @@ Result<RecordPtr> Registry::set_mcp_info(std::string_view service_id, McpInfo in
   if (current->mcp && *current->mcp == info) return current;
   const bool tools_changed = !current->mcp || current->mcp->tools != info.tools;
   ServiceRecord next = *current;
+  bool capabilities_changed = false;
+  for (const char* declared : {"tools", "resources", "prompts"}) {
+    if (!info.capabilities.contains(declared)) continue;
+    auto& caps = next.service_info.capabilities;
+    if (caps.size() >= im.options.limits.max_list) break;
+    if (std::find(caps.begin(), caps.end(), declared) != caps.end()) continue;
+    caps.emplace_back(declared);
+    capabilities_changed = true;
+  }
   next.mcp = std::move(info);
   std::optional<ChangeType> event;
-  if (tools_changed) {
+  if (tools_changed || capabilities_changed) {
     event = ChangeType::upsert;
     next.last_updated = im.clock.now();
   }

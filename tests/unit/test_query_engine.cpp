@@ -353,6 +353,10 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_named) {
       {"company=ACME%20Corp", "company"}, {"region=US+West", "region"},
       {"environment=Prod!", "environment"}, {"tags=has%20space", "tags"},
       {"capabilities=a,b%2Fc", "capabilities"}, {"tools=%01", "tools"},
+      // schemathesis: an empty name was skipped, so "tags=" meant "any"
+      // while the OpenAPI document says a name has at least one character.
+      {"tags=", "tags"}, {"capabilities=a,,b", "capabilities"}, {"tools=x,", "tools"},
+      {"tools=" + std::string(129, 'x'), "tools"},
   };
   for (const auto& [qs, field] : cases) {
     auto r = parse_discover_query(qs);
@@ -362,6 +366,17 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_named) {
       BOOST_TEST((r.error().code == ErrorCode::invalid_argument));
     }
   }
+}
+
+// Tool names are counted in characters, as the OpenAPI document (and JSON
+// Schema's maxLength) counts them: 128 three-byte characters pass.
+BOOST_AUTO_TEST_CASE(a_tool_name_is_up_to_128_characters_not_bytes) {
+  std::string name;
+  for (int i = 0; i < 128; ++i) name += "%E2%82%AC";  // U+20AC, 3 bytes
+  auto p = parse_discover_query("tools=" + name).value();
+  BOOST_REQUIRE(p.query.tools.size() == 1u);
+  BOOST_TEST(p.query.tools[0].size() == 384u);
+  BOOST_TEST(parse_discover_query("tools=" + name + "%E2%82%AC").has_error());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,9 +3,12 @@
 
 #include "test_support.hpp"
 
+#include <discovery/record_json.hpp>
+
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <set>
 #include <thread>
 
@@ -206,6 +209,38 @@ BOOST_AUTO_TEST_CASE(deregister_removes_and_publishes_the_last_state) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(status_and_health, Fixture)
+
+// schemathesis found a huge response time (9.56e307 ms, a valid JSON number)
+// rounded to Infinity, which the daemon then wrote as `Infinity`: not JSON.
+// A long message with multi-byte characters was cut inside a character,
+// and the record's JSON was no longer UTF-8 (found by the spec agreement
+// test of a 1024-character message).
+BOOST_AUTO_TEST_CASE(a_long_error_message_is_cut_at_a_character_boundary) {
+  auto r = add("acme", "acme-1");
+  std::string message;
+  for (int i = 0; i < 1024; ++i) message += "\u20ac";  // 3 bytes each
+  auto hs = registry->report_health(r->service_id, HealthReport{false, 1.0, message, "external"}).value();
+  const std::string& kept = hs.last_error.value();
+  BOOST_TEST(kept.size() % 3 == 0u);
+  BOOST_TEST(message.starts_with(kept));
+  BOOST_TEST(kept.size() >= 1000u);
+  // Boost.JSON's parser checks UTF-8: the record's JSON reads back.
+  BOOST_TEST(boost::json::parse(boost::json::serialize(to_json(hs))).at("lastError").as_string() == kept);
+}
+
+BOOST_AUTO_TEST_CASE(a_huge_response_time_stays_finite_and_serializable) {
+  auto r = add("acme", "acme-1");
+  for (const double ms : {9.56323079529432e+307, 1.7976931348623157e308, 4503599627370497.0}) {
+    auto hs = registry->report_health(r->service_id, HealthReport{false, ms, "slow", "external"}).value();
+    BOOST_TEST(std::isfinite(hs.response_time_ms.value()));
+    BOOST_TEST(hs.response_time_ms.value() == ms);
+    const auto text = boost::json::serialize(to_json(hs));
+    BOOST_TEST(text.find("Infinity") == std::string::npos, text);
+    BOOST_TEST(boost::json::parse(text).at("responseTime").to_number<double>() == ms);
+  }
+  auto hs = registry->report_health(r->service_id, HealthReport{true, 12.34567, "", "external"}).value();
+  BOOST_TEST(hs.response_time_ms.value() == 12.346);  // still rounded to microseconds
+}
 
 BOOST_AUTO_TEST_CASE(failures_past_the_threshold_make_a_service_unhealthy_and_successes_recover_it) {
   auto r = add("acme", "acme-1");  // failureThreshold 3, successThreshold 2

@@ -1,4 +1,7 @@
 #include "api.hpp"
+#include "ui_assets.hpp"
+
+#include <discovery/health_checker.hpp>
 
 #include <discovery/query_engine.hpp>
 #include <discovery/record_json.hpp>
@@ -47,6 +50,45 @@ std::string_view media_type(std::string_view content_type) {
   auto type = content_type.substr(0, end);
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
   return type;
+}
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF)
+// replaced by U+FFFD. Boost.JSON writes strings byte for byte.
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char c = byte(i);
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+    if (c < 0x80) length = 1;
+    else if (c >= 0xC2 && c <= 0xDF) length = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    }
+    bool ok = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      const unsigned char b = byte(i + k);
+      ok = k == 1 ? (b >= low && b <= high) : (b >= 0x80 && b <= 0xBF);
+    }
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -115,6 +157,7 @@ Api::Api(Registry& registry, const JwtVerifier& verifier, const ServerOptions& o
       options_(options),
       metrics_(metrics),
       logger_(logger),
+      mcp_registry_(registry, authorizer_, McpRegistry::Options{options.registry_public_companies, 10000}),
       engine_(registry),
       limiter_(options.rate_limit_rps) {}
 
@@ -126,8 +169,10 @@ bool Api::may_block(http::verb method, std::string_view target) {
 
 ApiResponse Api::error_response(const Error& error) {
   // API.md: the message names the field too ("serviceInfo.region: must match ...").
-  json::object detail{{"code", to_string(error.code)}, {"message", error.to_string()}};
-  if (!error.field.empty()) detail["field"] = error.field;
+  // Both may quote what the client sent (a query parameter's name, a
+  // value), which need not be UTF-8; the answer must be JSON all the same.
+  json::object detail{{"code", to_string(error.code)}, {"message", valid_utf8(error.to_string())}};
+  if (!error.field.empty()) detail["field"] = valid_utf8(error.field);
   ApiResponse r = json_response(static_cast<unsigned>(http_status(error.code)), json::object{{"error", std::move(detail)}});
   r.error_code = to_string(error.code);
   if (error.code == ErrorCode::unauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -148,6 +193,48 @@ Result<Principal> Api::authenticate(const ApiRequest& request) const {
 json::object Api::record_view(const Principal& principal, const ServiceRecord& record) const {
   return to_json(record, authorizer_.may_manage(principal, record.company_name) ? JsonView::full
                                                                                : JsonView::redacted);
+}
+
+// GET /api/v1/alerts: the health checker's recent alerts that the caller may
+// read (the levels that may read health history, for their companies;
+// fleet-wide alerts for diamond and emerald only).
+ApiResult Api::alerts(const Principal& principal, std::string_view query) const {
+  const Route route = Route::alerts;
+  using Action = Authorizer::Action;
+  std::string service_id;
+  std::size_t limit = 100;
+  auto params = parse_query_params(query);
+  if (!params) return {route, error_response(params.error())};
+  for (const auto& [name, value] : *params) {
+    if (name == "serviceId") {
+      service_id = value;
+    } else if (name == "limit") {
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc{} || end != value.data() + value.size() || limit < 1 || limit > 1000)
+        return {route, error_response(invalid_argument("limit", "must be an integer from 1 to 1000"))};
+    } else {
+      return {route, error_response(invalid_argument(name, "is not an alerts parameter (serviceId, limit)"))};
+    }
+  }
+  if (!service_id.empty()) {
+    auto found = registry_.get(service_id);
+    if (!found)
+      return {route, error_response(decision_error(Authorizer::Decision::not_found, Action::read_health, service_id))};
+    if (auto allowed = authorizer_.require(principal, Action::read_health, (*found)->company_name, service_id); !allowed)
+      return {route, error_response(allowed.error())};
+  } else if (auto allowed = authorizer_.require(principal, Action::read_health, principal.company, ""); !allowed) {
+    return {route, error_response(allowed.error())};
+  }
+  const auto scope = authorizer_.discover_scope(principal);
+  json::array out;
+  if (options_.health_checker) {
+    for (const auto& alert : options_.health_checker->recent_alerts(service_id, 1 << 20)) {
+      if (out.size() >= limit) break;
+      if (!scope.empty() && alert.company_name != scope) continue;  // also hides fleet-wide alerts
+      out.push_back(to_json(alert));
+    }
+  }
+  return {route, json_response(200, json::object{{"alerts", std::move(out)}})};
 }
 
 ApiResponse Api::discover_page(const Principal& principal, const DiscoverQuery& query) const {
@@ -214,6 +301,76 @@ std::vector<std::string> Api::watch_snapshot(const WatchStart& watch, std::uint6
     query.cursor = *page->next_cursor;
   }
   return frames;
+}
+
+std::optional<ApiResponse> Api::rate_limited(const std::string& subject) {
+  if (!limiter_.enabled()) return std::nullopt;
+  const unsigned retry = limiter_.acquire(subject);
+  if (retry == 0) return std::nullopt;
+  ++metrics_.rate_limited;
+  auto r = error_response(Error{ErrorCode::rate_limited, "rate limit exceeded; retry after " + std::to_string(retry) + " s", {}});
+  r.headers.emplace_back("Retry-After", std::to_string(retry));
+  return r;
+}
+
+ApiResult Api::route_mcp_registry(const ApiRequest& request, std::string_view rest, std::string_view query,
+                                  Principal* principal_out) {
+  constexpr Route route = Route::mcp_registry;
+  const auto error = [](const Error& e) { return ApiResult{route, error_response(e)}; };
+  // Without a token, only when some companies are public (and then only
+  // theirs); a token that is present must be valid, never ignored.
+  std::optional<Principal> principal;
+  if (!request.authorization.empty() || !mcp_registry_.anonymous_allowed()) {
+    auto authenticated = authenticate(request);
+    if (!authenticated) return error(authenticated.error());
+    principal = *authenticated;
+    *principal_out = *principal;
+  }
+  // Anonymous readers share one bucket: the limit protects the daemon.
+  if (auto limited = rate_limited(principal ? principal->subject : std::string("\x01anonymous")))
+    return {route, std::move(*limited)};
+  const RegistryScope scope = mcp_registry_.scope(principal ? &*principal : nullptr);
+
+  if (rest.empty() || rest == "/") {
+    auto q = parse_registry_list_query(query);
+    if (!q) return error(q.error());
+    auto list = mcp_registry_.list(scope, *q);
+    if (!list) return error(list.error());
+    return {route, json_response(200, *list)};
+  }
+  // {serverName}[/versions[/{version}]], the name URL-encoded ("ns%2Fname")
+  // or not: a server name holds exactly one '/'.
+  auto decoded = percent_decode_path(rest.substr(1), "serverName");
+  if (!decoded) return error(decoded.error());
+  std::vector<std::string_view> segments;
+  for (std::string_view left = *decoded;;) {
+    const auto slash = left.find('/');
+    segments.push_back(left.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    left.remove_prefix(slash + 1);
+  }
+  auto include_deleted = parse_include_deleted(query);
+  if (!include_deleted) return error(include_deleted.error());
+  if (segments.size() < 2 || segments[0].empty() || segments[1].empty() || (segments.size() > 2 && segments[2] != "versions"))
+    return error(not_found("no such server: " + decoded->substr(0, 200)));
+  const std::string name = std::string(segments[0]) + "/" + std::string(segments[1]);
+  if (segments.size() == 2) {
+    // The generic registry API's GET /v0/servers/{serverName}: the latest version.
+    auto one = mcp_registry_.version(scope, name, "latest", *include_deleted);
+    if (!one) return error(one.error());
+    return {route, json_response(200, *one)};
+  }
+  if (segments.size() == 3) {
+    auto all = mcp_registry_.versions(scope, name, *include_deleted);
+    if (!all) return error(all.error());
+    return {route, json_response(200, *all)};
+  }
+  const auto version_start = segments[0].size() + segments[1].size() + segments[2].size() + 3;
+  const std::string_view version = std::string_view(*decoded).substr(version_start);
+  if (version.empty()) return error(not_found("no such server version"));
+  auto one = mcp_registry_.version(scope, name, version, *include_deleted);
+  if (!one) return error(one.error());
+  return {route, json_response(200, *one)};
 }
 
 ApiResult Api::handle(const ApiRequest& request) {
@@ -298,9 +455,32 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         return error(Route::metrics, Error{ErrorCode::permission_denied, "metrics need an emerald or diamond token", {}});
     }
     ApiResponse r;
-    r.body = metrics_.render(registry_);
+    r.body = metrics_.render(registry_, options_.health_checker);
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return {Route::metrics, std::move(r)};
+  }
+
+  // ---- the dashboard: static files, no auth (the token stays in the browser) ----
+  if (path == "/ui" || path.substr(0, 4) == "/ui/") {
+    if (method != V::get) return {Route::ui, method_not_allowed("GET")};
+    ApiResponse r;
+    if (auto asset = find_ui_asset(path)) {
+      r.body = asset->body;
+      r.content_type = std::string(asset->content_type);
+    } else {
+      r = error_response(not_found("no such file: " + std::string(path.substr(0, 200))));
+    }
+    for (auto& header : ui_headers()) r.headers.push_back(std::move(header));
+    return {Route::ui, std::move(r)};
+  }
+
+  // ---- the MCP Registry API (docs/mcp-registry.md) ----
+  for (std::string_view prefix : {std::string_view("/v0.1/servers"), std::string_view("/v0/servers")}) {
+    if (path.substr(0, prefix.size()) != prefix) continue;
+    const auto rest = path.substr(prefix.size());
+    if (!rest.empty() && rest.front() != '/') break;
+    if (method != V::get) return {Route::mcp_registry, method_not_allowed("GET")};
+    return route_mcp_registry(request, rest, query, principal_out);
   }
 
   // ---- the API: resolve the route first, then authenticate ----
@@ -319,6 +499,9 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
     if (method != V::get) return {route, method_not_allowed("GET")};
   } else if (path == "/api/v1/audit") {
     route = Route::audit;
+    if (method != V::get) return {route, method_not_allowed("GET")};
+  } else if (path == "/api/v1/alerts") {
+    route = Route::alerts;
     if (method != V::get) return {route, method_not_allowed("GET")};
   } else if (path.size() > kServicesPrefix.size() && path.substr(0, kServicesPrefix.size()) == kServicesPrefix) {
     auto rest = path.substr(kServicesPrefix.size());
@@ -352,14 +535,7 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
   if (!authenticated) return error(route, authenticated.error());
   const Principal& principal = *authenticated;
   *principal_out = principal;
-  if (limiter_.enabled()) {
-    if (const unsigned retry = limiter_.acquire(principal.subject); retry > 0) {
-      ++metrics_.rate_limited;
-      auto r = error_response(Error{ErrorCode::rate_limited, "rate limit exceeded; retry after " + std::to_string(retry) + " s", {}});
-      r.headers.emplace_back("Retry-After", std::to_string(retry));
-      return {route, std::move(r)};
-    }
-  }
+  if (auto limited = rate_limited(principal.subject)) return {route, std::move(*limited)};
   const RequestContext context{request.request_id, principal.subject, principal.level, principal.company};
   using Action = Authorizer::Action;
 
@@ -447,6 +623,8 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
                                    {"action", e.action}, {"serviceId", e.service_id}, {"result", e.result}});
       return {route, json_response(200, json::object{{"entries", std::move(out)}})};
     }
+
+    case Route::alerts: return alerts(principal, query);
 
     default:
       break;
@@ -541,7 +719,11 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         } else if (key == "message") {
           if (value.is_null()) continue;
           if (!value.is_string()) return error(route, invalid_argument("message", "must be a string"));
-          if (value.as_string().size() > 1024) return error(route, invalid_argument("message", "must be at most 1024 characters"));
+          // Characters, as the OpenAPI document's maxLength counts them (the
+          // parser has checked that the string is UTF-8).
+          const auto& text = value.as_string();
+          if (std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }) > 1024)
+            return error(route, invalid_argument("message", "must be at most 1024 characters"));
           report.message = std::string(value.as_string());
         } else {
           return error(route, invalid_argument(std::string(key), "unknown field"));

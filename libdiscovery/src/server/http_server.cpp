@@ -35,6 +35,8 @@ using server::Route;
 namespace {
 
 constexpr auto kWriteTimeout = std::chrono::seconds{30};
+// What the first read of a request asks for; the parser reads on from there.
+constexpr std::size_t kFirstRead = 4096;
 
 std::string new_request_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -126,12 +128,27 @@ class HttpSession {
   Derived& derived() { return static_cast<Derived&>(*this); }
   auto& lowest() { return beast::get_lowest_layer(derived().stream()); }
 
+  // A connection may sit idle for idle_timeout between requests; once a
+  // request's first byte arrives, the whole request (headers and body) must
+  // arrive within read_timeout. So a client that dribbles a request (a
+  // slowloris) is cut off after read_timeout, not after the idle allowance.
   void do_read() {
     if (server_.stopping) return derived().do_close();
     parser_.emplace();
     parser_->body_limit(server_.options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    if (buffer_.size() > 0) return read_request();  // a pipelined request has begun
     lowest().expires_after(server_.options.idle_timeout);
+    derived().stream().async_read_some(buffer_.prepare(kFirstRead),
+                                       [self = derived().shared_from_this()](beast::error_code ec, std::size_t n) {
+                                         self->buffer_.commit(n);
+                                         if (ec) return self->on_read_error(ec);
+                                         self->read_request();
+                                       });
+  }
+
+  void read_request() {
+    lowest().expires_after(server_.options.read_timeout);
     http::async_read_header(derived().stream(), buffer_, *parser_,
                             [self = derived().shared_from_this()](beast::error_code ec, std::size_t) {
                               self->on_header(ec);
@@ -140,7 +157,6 @@ class HttpSession {
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
-    lowest().expires_after(server_.options.read_timeout);
     http::async_read(derived().stream(), buffer_, *parser_,
                      [self = derived().shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
   }

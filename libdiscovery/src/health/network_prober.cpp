@@ -997,7 +997,7 @@ class Core : public std::enable_shared_from_this<Core> {
     state->resolver.reset();
     if (state->cancelled) co_return failure("cancelled");
     if (*timed_out) {
-      if (dns_deadline >= state->deadline) co_return failure(state->timeout_text("no response"));
+      if (dns_deadline >= state->deadline) co_return failure(state->timeout_text("no DNS answer for " + url.host));
       co_return failure("dns: no answer within " + format_duration(options_.dns_timeout) + " for " + url.host);
     }
     if (rec == asio::error::host_not_found || rec == asio::error::host_not_found_try_again ||

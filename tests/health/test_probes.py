@@ -275,6 +275,15 @@ def test_tcp_probe(faults):
     assert result["error"] == "connect: connection refused"
 
 
+def test_tcp_urls(faults):
+    # The health checker passes tcp://host:port endpoints to TCP checks.
+    assert probe("--kind", "tcp", "--url", f"tcp://127.0.0.1:{faults['http']}", *LOOPBACK)["ok"]
+    result = probe("--kind", "tcp", "--url", f"tcp://127.0.0.1:{faults['http']}")
+    assert result["error"] == "blocked: 127.0.0.1 is loopback (allow it with --probe-allow)"
+    result = probe("--url", f"tcp://127.0.0.1:{faults['http']}", *LOOPBACK)
+    assert result["error"] == f"url: 'tcp://127.0.0.1:{faults['http']}' is not an http(s) URL"
+
+
 def test_dns_failure_names_the_host():
     # .invalid never resolves (RFC 6761); a resolver that does not answer at
     # all is cut off by the DNS timeout instead. Either way the host is named.

@@ -347,6 +347,10 @@ class Core : public std::enable_shared_from_this<Core> {
       result.error = "url: " + url.error().message;
       co_return result;
     }
+    if (state->request.kind != ProbeKind::tcp && !url->http()) {
+      result.error = "url: '" + state->request.url.substr(0, 200) + "' is not an http(s) URL";
+      co_return result;
+    }
     switch (state->request.kind) {
       case ProbeKind::http: co_return co_await run_http(state, *url);
       case ProbeKind::tcp: co_return co_await run_tcp(state, *url);
@@ -389,6 +393,7 @@ class Core : public std::enable_shared_from_this<Core> {
         }
         auto next = resolve_reference(url, location);
         if (!next) co_return failed(failure("http: bad redirect: " + next.error().message));
+        if (!next->http()) co_return failed(failure("http: redirect to a " + next->scheme + " URL"));
         url = std::move(*next);
         continue;
       }
@@ -561,6 +566,7 @@ class Core : public std::enable_shared_from_this<Core> {
     }
     auto target = resolve_reference(url, endpoint->data);
     if (!target) co_return Attempt{Step::fail, "mcp: sse: bad endpoint: " + target.error().message, {}};
+    if (!target->http()) co_return Attempt{Step::fail, "mcp: sse: endpoint is not an http(s) URL", {}};
     if (target->origin() != url.origin()) {
       // The POSTs would go to a host nobody checked; the TypeScript SDK refuses this too.
       co_return Attempt{Step::fail, "mcp: sse: endpoint " + target->origin() + " is on another origin", {}};
@@ -799,6 +805,7 @@ class Core : public std::enable_shared_from_this<Core> {
       }
       auto next = resolve_reference(url, location);
       if (!next) co_return failure("http: bad redirect: " + next.error().message);
+      if (!next->http()) co_return failure("http: redirect to a " + next->scheme + " URL");
       url = std::move(*next);
     }
   }

@@ -1035,6 +1035,7 @@ class Core : public std::enable_shared_from_this<Core> {
     conn->detach();
     conn->reused = false;
     conn->idle_since = SteadyClock::now();
+    sweep_idle(conn->idle_since);
     auto& list = idle_[conn->key];
     if (list.size() >= options_.idle_connections_per_host || options_.idle_connections_per_host == 0) return;
     if (idle_count_ >= options_.max_idle_connections) {
@@ -1059,6 +1060,20 @@ class Core : public std::enable_shared_from_this<Core> {
     }
     if (it->second.empty()) idle_.erase(it);
     return found;
+  }
+
+  // Closes connections idle past idle_timeout, so they do not hold file
+  // descriptors until their origin is probed again. At most
+  // max_idle_connections entries: cheap enough to run on every release.
+  void sweep_idle(SteadyTime now) {
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      auto& list = it->second;
+      while (!list.empty() && now - list.front()->idle_since >= options_.idle_timeout) {
+        list.pop_front();
+        --idle_count_;
+      }
+      it = list.empty() ? idle_.erase(it) : std::next(it);
+    }
   }
 
   bool evict_one_idle() {

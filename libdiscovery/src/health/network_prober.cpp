@@ -218,6 +218,7 @@ struct RpcReply {
   std::string session_id;
   std::optional<wire::RpcResponse> response;
   std::optional<std::string> wire_error;  // malformed body, wrong id, no answer
+  Url url;                                 // where it was answered, after redirects
 };
 
 enum class Step { success, fallback, fail };
@@ -346,6 +347,10 @@ class Core : public std::enable_shared_from_this<Core> {
       result.error = "url: " + url.error().message;
       co_return result;
     }
+    if (state->request.kind != ProbeKind::tcp && !url->http()) {
+      result.error = "url: '" + state->request.url.substr(0, 200) + "' is not an http(s) URL";
+      co_return result;
+    }
     switch (state->request.kind) {
       case ProbeKind::http: co_return co_await run_http(state, *url);
       case ProbeKind::tcp: co_return co_await run_tcp(state, *url);
@@ -388,6 +393,7 @@ class Core : public std::enable_shared_from_this<Core> {
         }
         auto next = resolve_reference(url, location);
         if (!next) co_return failed(failure("http: bad redirect: " + next.error().message));
+        if (!next->http()) co_return failed(failure("http: redirect to a " + next->scheme + " URL"));
         url = std::move(*next);
         continue;
       }
@@ -484,7 +490,7 @@ class Core : public std::enable_shared_from_this<Core> {
       }
       co_return Attempt{Step::fail, "mcp: " + where + info.error().message, {}};
     }
-    McpSession session{wire::kTransportModern, url, {}, std::string(wire::kModernVersion), nullptr, 2};
+    McpSession session{wire::kTransportModern, reply->url, {}, std::string(wire::kModernVersion), nullptr, 2};
     if (auto listed = co_await introspect(state, session, *info); !listed) {
       co_return Attempt{Step::fail, listed.error().message, {}};
     }
@@ -512,14 +518,14 @@ class Core : public std::enable_shared_from_this<Core> {
     if (!reply->session_id.empty() && !valid_session_id(reply->session_id)) {
       co_return Attempt{Step::fail, "mcp: initialize: invalid Mcp-Session-Id header", {}};
     }
-    McpSession session{wire::kTransportStreamable, url, reply->session_id, info->protocol_version, nullptr, 2};
+    McpSession session{wire::kTransportStreamable, reply->url, reply->session_id, info->protocol_version, nullptr, 2};
     auto outcome = co_await handshake_rest(state, session, *info);
     if (!session.session_id.empty() && !state->cancelled && SteadyClock::now() < state->deadline) {
       // Free the server's session; its answer (405 is allowed) changes nothing.
-      http::request<http::string_body> del{http::verb::delete_, url.target, 11};
+      http::request<http::string_body> del{http::verb::delete_, session.url.target, 11};
       del.set("Mcp-Session-Id", session.session_id);
       del.set("MCP-Protocol-Version", session.protocol_version);
-      if (auto ex = co_await send(state, url, std::move(del))) {
+      if (auto ex = co_await send(state, session.url, std::move(del))) {
         if (auto drained = co_await discard_body(state, **ex, options_.max_body_bytes)) release(std::move(*ex));
       }
     }
@@ -540,7 +546,7 @@ class Core : public std::enable_shared_from_this<Core> {
     http::request<http::string_body> req{http::verb::get, url.target, 11};
     req.set(http::field::accept, "text/event-stream");
     req.set(http::field::cache_control, "no-cache");
-    auto ex = co_await send(state, url, std::move(req));
+    auto ex = co_await send_following(state, url, std::move(req), /*any_redirect=*/true);
     if (!ex) co_return Attempt{Step::fail, ex.error().message, {}};
     int status = (*ex)->status();
     std::string media = (*ex)->media_type();
@@ -560,6 +566,7 @@ class Core : public std::enable_shared_from_this<Core> {
     }
     auto target = resolve_reference(url, endpoint->data);
     if (!target) co_return Attempt{Step::fail, "mcp: sse: bad endpoint: " + target.error().message, {}};
+    if (!target->http()) co_return Attempt{Step::fail, "mcp: sse: endpoint is not an http(s) URL", {}};
     if (target->origin() != url.origin()) {
       // The POSTs would go to a host nobody checked; the TypeScript SDK refuses this too.
       co_return Attempt{Step::fail, "mcp: sse: endpoint " + target->origin() + " is on another origin", {}};
@@ -657,7 +664,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // POSTs one JSON-RPC message. id < 0: a notification, or an HTTP+SSE POST
   // whose answer comes on the stream; the body is drained, not parsed.
-  asio::awaitable<Result<RpcReply>> post_rpc(std::shared_ptr<ProbeState> state, const Url& url, std::string body,
+  asio::awaitable<Result<RpcReply>> post_rpc(std::shared_ptr<ProbeState> state, Url url, std::string body,
                                              std::int64_t id, Headers headers) {
     http::request<http::string_body> req{http::verb::post, url.target, 11};
     req.set(http::field::content_type, "application/json");
@@ -665,9 +672,11 @@ class Core : public std::enable_shared_from_this<Core> {
     for (auto& [name, value] : headers) req.set(name, value);
     req.body() = std::move(body);
     req.prepare_payload();
-    auto ex = co_await send(state, url, std::move(req));
+    // 307/308 keep the method and body ("/mcp" -> "/mcp/" is common).
+    auto ex = co_await send_following(state, url, std::move(req), /*any_redirect=*/false);
     if (!ex) co_return ex.error();
     RpcReply reply;
+    reply.url = url;
     reply.status = (*ex)->status();
     reply.media = (*ex)->media_type();
     reply.session_id = (*ex)->header("Mcp-Session-Id");
@@ -772,6 +781,33 @@ class Core : public std::enable_shared_from_this<Core> {
       co_return ex;
     }
     co_return failure("http: connection closed before a response");
+  }
+
+  // send(), following redirects (307/308 only unless any_redirect); each
+  // target goes through connect() again, so the address policy applies to it.
+  // `url` becomes the final target.
+  asio::awaitable<Result<std::unique_ptr<Exchange>>> send_following(std::shared_ptr<ProbeState> state, Url& url,
+                                                                    http::request<http::string_body> req,
+                                                                    bool any_redirect) {
+    for (unsigned redirects = 0;; ++redirects) {
+      req.target(url.target);
+      auto ex = co_await send(state, url, req);
+      if (!ex) co_return ex.error();
+      int status = (*ex)->status();
+      bool follow = any_redirect ? is_redirect(status) : (status == 307 || status == 308);
+      std::string location = (*ex)->header("Location");
+      if (!follow || location.empty()) co_return ex;
+      auto drained = co_await discard_body(state, **ex, options_.max_body_bytes);
+      if (!drained) co_return drained.error();
+      release(std::move(*ex));
+      if (redirects + 1 > options_.max_redirects) {
+        co_return failure("http: too many redirects (" + std::to_string(redirects + 1) + ")");
+      }
+      auto next = resolve_reference(url, location);
+      if (!next) co_return failure("http: bad redirect: " + next.error().message);
+      if (!next->http()) co_return failure("http: redirect to a " + next->scheme + " URL");
+      url = std::move(*next);
+    }
   }
 
   // The next piece of the body; empty when it is complete. More than `limit`
@@ -968,7 +1004,7 @@ class Core : public std::enable_shared_from_this<Core> {
     state->resolver.reset();
     if (state->cancelled) co_return failure("cancelled");
     if (*timed_out) {
-      if (dns_deadline >= state->deadline) co_return failure(state->timeout_text("no response"));
+      if (dns_deadline >= state->deadline) co_return failure(state->timeout_text("no DNS answer for " + url.host));
       co_return failure("dns: no answer within " + format_duration(options_.dns_timeout) + " for " + url.host);
     }
     if (rec == asio::error::host_not_found || rec == asio::error::host_not_found_try_again ||
@@ -999,6 +1035,7 @@ class Core : public std::enable_shared_from_this<Core> {
     conn->detach();
     conn->reused = false;
     conn->idle_since = SteadyClock::now();
+    sweep_idle(conn->idle_since);
     if (options_.idle_connections_per_host == 0 || options_.max_idle_connections == 0) return;
     if (auto it = idle_.find(conn->key); it != idle_.end() && it->second.size() >= options_.idle_connections_per_host)
       return;
@@ -1027,6 +1064,25 @@ class Core : public std::enable_shared_from_this<Core> {
     if (it->second.empty()) idle_.erase(it);
     return found;
   }
+
+  // Closes connections idle past idle_timeout, so they do not hold file
+  // descriptors until their origin is probed again. At most
+  // max_idle_connections entries: cheap enough to run on every release.
+  // A pass over every origin: at most once a second, not once per probe
+  // (with thousands of origins pooled, per probe would dominate the CPU).
+  void sweep_idle(SteadyTime now) {
+    if (now - last_sweep_ < std::chrono::seconds{1}) return;
+    last_sweep_ = now;
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      auto& list = it->second;
+      std::size_t stale = 0;
+      while (stale < list.size() && now - list[stale]->idle_since >= options_.idle_timeout) ++stale;
+      list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(stale));
+      idle_count_ -= stale;
+      it = list.empty() ? idle_.erase(it) : std::next(it);
+    }
+  }
+  SteadyTime last_sweep_{};
 
   bool evict_one_idle() {
     auto oldest = idle_.end();

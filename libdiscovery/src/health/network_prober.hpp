@@ -31,8 +31,9 @@ struct NetworkProberOptions {
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_stream_bytes = 1024 * 1024;
 
-  // HTTP probes follow at most this many redirects; each target is resolved
-  // and checked against address_policy again. MCP requests never follow them.
+  // Redirects followed per request; each target is resolved and checked
+  // against address_policy again. HTTP probes and the HTTP+SSE GET follow any
+  // redirect; MCP POSTs only 307/308, which keep the method and body.
   unsigned max_redirects = 3;
 
   // Trust anchors for TLS. Both empty: the system's default store. Either set:

@@ -23,7 +23,7 @@ enum class ProbeKind {
 struct ProbeRequest {
   std::string service_id;  // for logs and connection accounting only
   ProbeKind kind = ProbeKind::http;
-  std::string url;  // absolute http(s) URL; for tcp, the port defaults from the scheme
+  std::string url;  // absolute http(s) URL; for tcp also tcp://host:port (http(s): port from the scheme)
   StatusRange expected_status;  // http only
   Duration timeout{10000};      // whole probe, DNS to last byte
   // mcp: also list tools (every page) and fill ProbeResult::mcp.

@@ -27,7 +27,11 @@ bool has_unsafe_bytes(std::string_view s) {
   });
 }
 
-std::uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
+// tcp:// has no default port; 0 marks it missing.
+std::uint16_t default_port(std::string_view scheme) {
+  if (scheme == "tcp") return 0;
+  return scheme == "https" ? 443 : 80;
+}
 
 }  // namespace
 
@@ -50,7 +54,9 @@ Result<Url> parse_url(std::string_view text) {
   if (scheme_end == std::string_view::npos) return bad(text, "no scheme");
   Url url;
   url.scheme = lower(text.substr(0, scheme_end));
-  if (url.scheme != "http" && url.scheme != "https") return bad(text, "scheme must be http or https");
+  if (url.scheme != "http" && url.scheme != "https" && url.scheme != "tcp") {
+    return bad(text, "scheme must be http, https or tcp");
+  }
   std::string_view rest = text.substr(scheme_end + 3);
   if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
   std::size_t authority_end = rest.find_first_of("/?");
@@ -89,6 +95,7 @@ Result<Url> parse_url(std::string_view text) {
     }
     url.port = static_cast<std::uint16_t>(port);
   }
+  if (url.port == 0) return bad(text, "tcp:// needs a port");
   if (target.empty()) {
     url.target = "/";
   } else if (target.front() == '?') {

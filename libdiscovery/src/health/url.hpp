@@ -13,12 +13,13 @@
 namespace discovery::health {
 
 struct Url {
-  std::string scheme;   // "http" | "https", lowercase
+  std::string scheme;   // "http" | "https" | "tcp" (TCP checks only), lowercase
   std::string host;     // lowercase; an IPv6 literal without brackets
   std::uint16_t port = 0;
   std::string target;   // path and query, never empty ("/")
 
   bool tls() const { return scheme == "https"; }
+  bool http() const { return scheme == "http" || scheme == "https"; }
   // "https://example.com:8443": what connections are pooled and origins compared by.
   std::string origin() const;
   // The Host header: host, bracketed when IPv6, with the port when not the default.
@@ -26,7 +27,7 @@ struct Url {
   std::string to_string() const { return origin() + target; }
 };
 
-// An absolute http(s) URL. The error message says what is wrong.
+// An absolute http(s) URL, or tcp://host:port. The error message says what is wrong.
 Result<Url> parse_url(std::string_view text);
 
 // A URI reference (absolute, scheme-relative, absolute-path or relative-path)

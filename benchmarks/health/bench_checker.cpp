@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
     const auto s = (*checker)->stats();
     std::cerr << "  " << format_duration(waited + std::min<Duration>(5s, duration - waited)) << ": "
               << (s.checks_started - s0.checks_started) << " checks, failed " << (s.checks_failed - s0.checks_failed)
-              << ", lateness p99 " << s.lateness_p99_ms << " ms\n";
+              << ", lateness p99 " << s.lateness_p99_ms << " ms, heap "
+              << static_cast<long>((heap_bytes() - heap_before) / static_cast<double>(services)) << " B/service\n";
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto s1 = (*checker)->stats();

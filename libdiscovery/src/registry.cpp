@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -40,9 +41,33 @@ struct Transition {
 // What the registry knows of a service's checks beyond its record.
 // Vectors, not deques: one of these per service, and libstdc++'s deque
 // allocates over 500 bytes even when it holds one element.
+// Recent checks are kept compactly (about 56 bytes each instead of a
+// CheckResult's two strings): a monitored fleet holds twenty per service.
+struct CompactCheck {
+  TimePoint at{};
+  double response_time_ms = std::numeric_limits<double>::quiet_NaN();  // NaN: none
+  bool ok = false;
+  std::uint8_t endpoint = 0;  // index into HealthState::endpoints
+  std::string error;          // empty when ok
+};
 struct HealthState {
-  std::vector<CheckResult> recent;         // newest first, bounded
+  std::vector<std::string> endpoints;      // distinct endpoints checked, in first-seen order
+  std::vector<CompactCheck> recent;        // newest first, bounded
   std::vector<Transition> transitions;     // oldest first; at most one before the window
+
+  std::uint8_t endpoint_index(const std::string& endpoint) {
+    for (std::size_t i = 0; i < endpoints.size(); ++i)
+      if (endpoints[i] == endpoint) return static_cast<std::uint8_t>(i);
+    if (endpoints.size() >= 255) endpoints.pop_back();  // an external reporter inventing names
+    endpoints.push_back(endpoint);
+    return static_cast<std::uint8_t>(endpoints.size() - 1);
+  }
+  CheckResult expand(const CompactCheck& c) const {
+    CheckResult r{c.at, c.ok, std::nullopt, c.endpoint < endpoints.size() ? endpoints[c.endpoint] : std::string(),
+                  c.error};
+    if (!std::isnan(c.response_time_ms)) r.response_time_ms = c.response_time_ms;
+    return r;
+  }
 };
 
 // The host of an http(s) URL, lowercased; empty when it has none.
@@ -643,8 +668,13 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
   prune_transitions(state.transitions, now - im.options.uptime_window);
   if (im.options.recent_checks > 0) {
     if (state.recent.size() >= im.options.recent_checks) state.recent.resize(im.options.recent_checks - 1);
-    state.recent.insert(state.recent.begin(),
-                        CheckResult{now, report.ok, report.response_time_ms, report.endpoint, error_text});
+    CompactCheck check;
+    check.at = now;
+    check.ok = report.ok;
+    if (report.response_time_ms) check.response_time_ms = *report.response_time_ms;
+    check.endpoint = state.endpoint_index(report.endpoint);
+    check.error = error_text;
+    state.recent.insert(state.recent.begin(), std::move(check));
   }
   return (*committed)->health_status;
 }
@@ -705,7 +735,7 @@ Result<HealthDetail> Registry::health_detail(std::string_view service_id) const 
   HealthDetail detail{(*current)->service_id, (*current)->status, (*current)->health_status, {}};
   std::lock_guard lock(impl_->health_mutex);
   if (auto it = impl_->health.find(detail.service_id); it != impl_->health.end())
-    detail.recent_checks.assign(it->second.recent.begin(), it->second.recent.end());
+    for (const auto& check : it->second.recent) detail.recent_checks.push_back(it->second.expand(check));
   return detail;
 }
 

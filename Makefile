@@ -1,7 +1,7 @@
 # The README's two commands, and the steps they are made of.
 #   make run   install what is missing, build, start discoveryd on 127.0.0.1:8080
 #   make test  install what is missing, build, run every test suite (CI runs this)
-.PHONY: all deps build run test test-dev test-asan test-tsan test-python bench clean help
+.PHONY: all deps build run test test-dev test-asan test-tsan test-python test-wheel bench clean help
 
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
@@ -14,6 +14,7 @@ help:
 	@echo "make test       build and run every test (dev build, then asan and tsan builds)"
 	@echo "make test-dev   only the dev build's tests (fast loop while working)"
 	@echo "make test-python  the Python package: binding, client, fixture, conformance, examples"
+	@echo "make test-wheel   build the Python wheel and test it installed in a fresh venv (minutes)"
 	@echo "make bench      build the release preset and run the benchmarks"
 	@echo "make clean      remove build/"
 
@@ -47,7 +48,13 @@ test-python: deps
 	@tests/python-env.sh python -c pass
 	@cmake --preset dev -DDISCOVERY_BUILD_PYTHON=ON >/dev/null
 	@cmake --build --preset dev -j $(JOBS) --target _discovery discoveryd
-	ctest --preset dev -L python
+	ctest --preset dev -L '^python$$'
+
+# The wheel as users get it (pip / python -m build, then a fresh venv). It
+# compiles the library again in Release, several minutes, so it is not part
+# of `make test`.
+test-wheel: test-python
+	ctest --preset dev -L python-packaging
 
 test-asan: deps
 	@cmake --preset asan >/dev/null

@@ -122,7 +122,8 @@ def test_each_mcp_server_kind_passes_and_reports_its_tools(mcp_server):
     assert result["ok"], result["error"]
     assert result["transport"] == transport
     info = result["mcp"]
-    assert info["transport"] == transport
+    # The record names the wire transport; the 2026-07-28 one is Streamable HTTP too.
+    assert info["transport"] == ("streamable-http" if transport == "2026-07-28" else transport)
     assert info["protocolVersion"] == version
     assert info["serverInfo"] == {"name": name, "version": "2.0.0" if transport == "2026-07-28" else "1.2.3"}
     assert info["capabilities"]["tools"]["listChanged"] is True

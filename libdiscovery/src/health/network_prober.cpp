@@ -438,7 +438,12 @@ class Core : public std::enable_shared_from_this<Core> {
         ProbeResult result;
         result.ok = true;
         result.transport = std::string(transport);
-        attempt.info.transport = std::string(transport);
+        // The record's mcp.transport names the wire transport ("streamable-http"
+        // | "sse", as API.md documents); a 2026-07-28 server speaks Streamable
+        // HTTP too, and its protocolVersion says which revision. The probe's own
+        // `transport` keeps "2026-07-28" so the next check's hint skips ahead.
+        attempt.info.transport =
+            std::string(transport == wire::kTransportModern ? wire::kTransportStreamable : transport);
         if (state->request.introspect) result.mcp = std::move(attempt.info);
         co_return result;
       }

@@ -319,3 +319,22 @@ def test_a_dead_mcp_endpoint_fails_with_a_precise_error(start_daemon, target):
     error = admin.service(sid).body["healthStatus"]["lastError"]
     assert error.startswith("mcp"), error
     assert admin.service(sid).body.get("mcp") is None
+
+
+def test_a_tcp_endpoint_is_a_connect_check(start_daemon, target):
+    d = start_daemon("--storage", "memory", *ALLOW)
+    admin = d.admin()
+    port = target.url.rsplit(":", 1)[1]
+    up = admin.register(checked_body("acme", target.url, endpoints=[f"tcp://127.0.0.1:{port}"])).body["serviceId"]
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    down = admin.register(checked_body("acme", target.url, endpoints=[f"tcp://127.0.0.1:{closed}"])).body["serviceId"]
+    wait_until(lambda: admin.service(down).body["status"] == "unhealthy", timeout=10, what="unhealthy")
+    assert "connection refused" in admin.service(down).body["healthStatus"]["lastError"]
+    detail = admin.get(f"/api/v1/services/{up}/health").body
+    assert detail["status"] == "active" and detail["healthStatus"]["consecutiveSuccesses"] >= 1
+    assert detail["recentChecks"][0]["endpoint"] == f"tcp://127.0.0.1:{port}"
+    assert target.hits == 0  # a connect, not an HTTP request

@@ -1,7 +1,7 @@
 # The README's two commands, and the steps they are made of.
 #   make run   install what is missing, build, start discoveryd on 127.0.0.1:8080
 #   make test  install what is missing, build, run every test suite (CI runs this)
-.PHONY: all deps build run test test-dev test-asan test-tsan bench clean help
+.PHONY: all deps build run test test-dev test-asan test-tsan test-python bench clean help
 
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
@@ -13,6 +13,7 @@ help:
 	@echo "make run        build and start discoveryd on $(LISTEN), data in $(DATA_DIR)"
 	@echo "make test       build and run every test (dev build, then asan and tsan builds)"
 	@echo "make test-dev   only the dev build's tests (fast loop while working)"
+	@echo "make test-python  the Python package: binding, client, fixture, conformance, examples"
 	@echo "make bench      build the release preset and run the benchmarks"
 	@echo "make clean      remove build/"
 
@@ -37,6 +38,14 @@ test: test-dev test-asan test-tsan
 
 test-dev: build
 	ctest --preset dev -j $(JOBS)
+
+# The Python binding needs pybind11 at configure time: the tests' virtual
+# environment (build/venv, tests/requirements.txt) provides it.
+test-python: deps
+	@tests/python-env.sh python -c pass
+	@cmake --preset dev -DDISCOVERY_BUILD_PYTHON=ON >/dev/null
+	@cmake --build --preset dev -j $(JOBS) --target _discovery discoveryd
+	ctest --preset dev -L '^python$$'
 
 test-asan: deps
 	@cmake --preset asan >/dev/null

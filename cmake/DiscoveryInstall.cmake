@@ -1,12 +1,13 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS discovery discovery_server EXPORT discoveryTargets
+install(TARGETS discovery discovery_server discovery_testing EXPORT discoveryTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/libdiscovery/include/discovery
+                  ${PROJECT_SOURCE_DIR}/libdiscovery/testing/include/discovery
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT discoveryTargets NAMESPACE discovery::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/discovery)

@@ -18,6 +18,8 @@ command -v python3 >/dev/null || packages+=(python3)
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 packages+=(curl)
+# The dashboard's browser test (tests/ui) drives Debian's Chromium headless.
+packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do

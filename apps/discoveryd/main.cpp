@@ -31,7 +31,23 @@ app::Settings make_settings() {
       {"jwt-public-key-file", "FILE", "", "PEM public key accepting RS256 (RSA) or ES256 (P-256) tokens"},
       {"jwt-issuer", "ISS", "", "accept only tokens with this iss"},
       {"jwt-audience", "AUD", "", "accept only tokens whose aud contains this"},
-      {"probe-allow", "CIDR", "", "health-check targets allowed despite the deny list (health checker)", true},
+      {"health-checks", "on|off", "on", "run the health checker (probes, MCP introspection, alerts)"},
+      {"probe-allow", "CIDR", "", "health-check targets allowed despite the deny list (loopback, link-local, multicast, unspecified)", true},
+      {"probe-ca-file", "FILE", "", "CA certificates (PEM) trusted for HTTPS probes and webhooks; default: the system store"},
+      {"unhealthy-interval", "DURATION", "10s", "an unhealthy service is checked at least this often"},
+      {"max-concurrent-checks", "N", "4096", "health checks in flight at once"},
+      {"introspect-interval", "DURATION", "10m", "MCP tools/list again this often (and on listChanged)"},
+      {"mass-failure-threshold", "SHARE", "0.5", "over this share of checked services failing, hold status changes (safeguard)"},
+      {"mass-failure-min-services", "N", "10", "the safeguard needs at least this many checked services"},
+      {"critical-after-failures", "N", "10", "escalate an incident to critical after this many consecutive failures"},
+      {"critical-after", "DURATION", "5m", "... or after this long unhealthy"},
+      {"emergency-after", "DURATION", "30m", "escalate to emergency after this long unhealthy"},
+      {"alert-webhook", "URL", "", "POST alerts as JSON to this URL (channel \"webhook\")"},
+      {"alert-webhook-format", "json|slack", "json", "slack: a Slack-compatible {\"text\": ...} payload"},
+      {"alert-webhook-auth-file", "FILE", "", "file holding an Authorization header value for the webhooks"},
+      {"recovery-webhook", "URL", "", "POST a recovery request here when a service turns unhealthy"},
+      {"recovery-max-attempts", "N", "3", "recovery calls per incident before escalating to emergency"},
+      {"recovery-backoff", "DURATION", "30s", "first wait between recovery calls, doubling"},
       {"min-check-interval", "DURATION", "1s", "shortest healthCheckConfig.interval a registration may ask for"},
       {"uptime-window", "DURATION", "24h", "window of healthStatus.uptime"},
       {"tls-cert", "FILE", "", "serve HTTPS with this certificate chain (PEM); needs --tls-key"},
@@ -47,6 +63,7 @@ app::Settings make_settings() {
       {"read-timeout", "DURATION", "30s", "time to receive a whole request"},
       {"idle-timeout", "DURATION", "60s", "keep-alive connection idle time"},
       {"io-threads", "N", "0", "HTTP io threads; 0 = one per core"},
+      {"registry-public-company", "NAME", "", "a company whose servers the MCP Registry API (/v0.1/servers) lists without a token", true},
       {"metrics-auth", "", "", "require an emerald or diamond token for /metrics"},
       {"log-level", "LEVEL", "info", "debug (one line per request), info, warn, error"},
       {"help", "", "", "show this help", false, true},
@@ -188,6 +205,11 @@ int main(int argc, char** argv) {
   server_options.tls_cert_file = settings.get("tls-cert");
   server_options.tls_key_file = settings.get("tls-key");
   server_options.metrics_require_auth = settings.flag("metrics-auth");
+  for (const auto& company : settings.get_all("registry-public-company")) {
+    if (company.empty() || company.size() > 63 || company.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos || company.front() == '-')
+      return fail("--registry-public-company must be a company name ([a-z0-9][a-z0-9-]{0,62}), not '" + company + "'");
+    server_options.registry_public_companies.push_back(company);
+  }
   const auto level = parse_log_level(settings.get("log-level"));
   if (!level) return fail("--log-level must be debug, info, warn or error");
   server_options.log_level = *level;
@@ -236,11 +258,84 @@ int main(int argc, char** argv) {
     if (!opened) return fail(opened.error().to_string());
     storage = std::move(*opened);
   }
+  // The health checker's address policy also refuses registrations whose
+  // targets are address literals it could never call.
+  const bool health_checks = settings.get("health-checks") != "off";
+  if (health_checks && settings.get("health-checks") != "on")
+    return fail("--health-checks must be on or off, not '" + settings.get("health-checks") + "'");
+  AddressPolicy address_policy = AddressPolicy::default_deny();
+  for (const auto& text : settings.get_all("probe-allow")) {
+    auto range = parse_cidr(text);
+    if (!range) return fail("--probe-allow: " + range.error().message);
+    address_policy.allow(*range);
+  }
+  HealthCheckerOptions checker_options;
+  if (health_checks) {
+    checker_options.address_policy = address_policy;
+    checker_options.ca_file = settings.get("probe-ca-file");
+    std::size_t min_services = 0;
+    double threshold = 0;
+    std::uint32_t critical_failures = 0, recovery_attempts = 0;
+    if (!take(duration(settings, "unhealthy-interval"), checker_options.unhealthy_interval) ||
+        !take(number<std::size_t>(settings, "max-concurrent-checks"), checker_options.max_concurrent_checks) ||
+        !take(duration(settings, "introspect-interval"), checker_options.introspect_interval) ||
+        !take(number<double>(settings, "mass-failure-threshold"), threshold) ||
+        !take(number<std::size_t>(settings, "mass-failure-min-services"), min_services) ||
+        !take(number<std::uint32_t>(settings, "critical-after-failures"), critical_failures) ||
+        !take(duration(settings, "critical-after"), checker_options.critical_after) ||
+        !take(duration(settings, "emergency-after"), checker_options.emergency_after) ||
+        !take(number<std::uint32_t>(settings, "recovery-max-attempts"), recovery_attempts) ||
+        !take(duration(settings, "recovery-backoff"), checker_options.recovery_backoff))
+      return 2;
+    if (threshold <= 0 || threshold > 1) return fail("--mass-failure-threshold must be above 0 and at most 1");
+    checker_options.mass_failure_threshold = threshold;
+    checker_options.mass_failure_min_services = min_services;
+    checker_options.critical_after_failures = critical_failures;
+    checker_options.recovery_max_attempts = recovery_attempts;
+    checker_options.alert_sinks.push_back(make_log_alert_sink());
+    WebhookOptions webhook;
+    webhook.ca_file = checker_options.ca_file;
+    if (settings.has("alert-webhook-auth-file")) {
+      auto auth = app::read_file(settings.get("alert-webhook-auth-file"));
+      if (!auth) return fail("--alert-webhook-auth-file: " + auth.error().message);
+      webhook.authorization = trim_secret(*auth);
+    }
+    if (settings.has("alert-webhook")) {
+      const auto format = settings.get("alert-webhook-format");
+      if (format != "json" && format != "slack") return fail("--alert-webhook-format must be json or slack");
+      WebhookOptions alert_webhook = webhook;
+      alert_webhook.url = settings.get("alert-webhook");
+      alert_webhook.slack_format = format == "slack";
+      auto sink = WebhookAlertSink::create(alert_webhook);
+      if (!sink) return fail("--alert-webhook: " + sink.error().message);
+      checker_options.alert_sinks.push_back(std::move(*sink));
+    }
+    if (settings.has("recovery-webhook")) {
+      WebhookOptions recovery = webhook;
+      recovery.url = settings.get("recovery-webhook");
+      auto action = make_webhook_recovery_action(recovery);
+      if (!action) return fail("--recovery-webhook: " + action.error().message);
+      checker_options.recovery_action = std::move(*action);
+    }
+  }
+
   RegistryOptions registry_options;
   registry_options.min_check_interval = min_interval;
   registry_options.uptime_window = uptime_window;
+  if (health_checks)
+    registry_options.admission = [&address_policy](const ServiceRecord& record) {
+      return HealthChecker::check_targets(record, address_policy);
+    };
   auto registry = Registry::open(*storage, registry_options);
   if (!registry) return fail(registry.error().to_string());
+
+  std::unique_ptr<HealthChecker> checker;
+  if (health_checks) {
+    auto started = HealthChecker::start(**registry, std::move(checker_options));
+    if (!started) return fail("health checker: " + started.error().to_string());
+    checker = std::move(*started);
+    server_options.health_checker = checker.get();
+  }
 
   raise_open_file_limit(max_connections);
   auto server = Server::start(**registry, **verifier, server_options);
@@ -263,6 +358,8 @@ int main(int argc, char** argv) {
   std::cerr << "discoveryd: stopping on " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << "\n";
   (*server)->stop();
   server->reset();
+  if (checker) checker->stop();
+  checker.reset();
   registry->reset();
   return 0;
 }

@@ -90,7 +90,7 @@ constexpr std::string_view kDnsName =
     "must be a DNS name: lowercase letters, digits, '-' and '.', labels of 1 to 63 characters";
 constexpr std::string_view kHttpUrl = "must be an absolute http or https URL with a host";
 constexpr std::string_view kHealthEndpoint =
-    "must be a path starting with / or an absolute http or https URL";
+    "must be a path starting with /, an absolute http or https URL, or tcp://host:port";
 constexpr std::string_view kExpectedStatus =
     "must be an HTTP status from 100 to 599 or a range such as \"200-299\"";
 constexpr std::string_view kSaoLevels = "must be one of diamond, emerald, sapphire, opal, onyx";
@@ -241,6 +241,14 @@ bool is_http_url(std::string_view url) {
 
 bool is_health_endpoint(std::string_view text) {
   if (!text.empty() && text.front() == '/') return all_of(text, is_url_char);
+  if (text.starts_with("tcp://")) {
+    // tcp://host:port: a connect check; a port and nothing after it.
+    const std::string_view authority = text.substr(6);
+    if (authority.find_first_of("/?#@") != std::string_view::npos) return false;
+    const auto colon = authority.rfind(':');
+    if (colon == std::string_view::npos || (authority.back() == ']')) return false;
+    return is_http_url("http://" + std::string(authority));
+  }
   return is_http_url(text);
 }
 
@@ -862,7 +870,6 @@ bool Validator::check_health_check_config(const HealthCheckConfig& config, const
 
   const FieldPath endpoints = path / "endpoints";
   const std::size_t max_endpoints = std::min(kMaxHealthEndpoints, limits_.max_list);
-  if (config.endpoints.empty()) return fail(endpoints, "must have at least 1 item");
   if (config.endpoints.size() > max_endpoints) return fail(endpoints, at_most_items(max_endpoints));
   for (std::size_t i = 0; i < config.endpoints.size(); ++i) {
     const FieldPath endpoint = endpoints[i];

@@ -449,6 +449,8 @@ Result<RegisterResult> Registry::register_service(ServiceRecord candidate,
     next.create_index = next.modify_index = 0;
   }
   if (auto valid = validate(next, im.options.limits); !valid) return valid.error();
+  if (im.options.admission)
+    if (auto admitted = im.options.admission(next); !admitted) return admitted.error();
 
   WriteBatch batch;
   im.add_audit(batch, context, "register", next);
@@ -500,6 +502,8 @@ Result<RecordPtr> Registry::update(std::string_view service_id, const boost::jso
   next.metadata = std::move(parsed->metadata);
   if (auto e = im.check_interval(next); e.code != ErrorCode::ok) return e;
   if (auto valid = validate(next, im.options.limits); !valid) return valid.error();
+  if (im.options.admission)
+    if (auto admitted = im.options.admission(next); !admitted) return admitted.error();
 
   WriteBatch batch;
   im.add_audit(batch, context, "update", next);
@@ -607,7 +611,9 @@ Result<HealthStatus> Registry::report_health(std::string_view service_id,
   // Thresholds move active <-> unhealthy only; maintenance and inactive stay.
   std::optional<ChangeType> event;
   const auto& config = next.health_check_config;
-  if (next.status == ServiceStatus::active && hs.consecutive_failures >= config.failure_threshold) {
+  if (report.hold_transition) {
+    // The safeguard holds every status change; counts stay current.
+  } else if (next.status == ServiceStatus::active && hs.consecutive_failures >= config.failure_threshold) {
     next.status = ServiceStatus::unhealthy;
     next.status_cause = StatusCause::health_check;
     event = ChangeType::status;
@@ -639,9 +645,18 @@ Result<RecordPtr> Registry::set_mcp_info(std::string_view service_id, McpInfo in
   if (current->mcp && *current->mcp == info) return current;
   const bool tools_changed = !current->mcp || current->mcp->tools != info.tools;
   ServiceRecord next = *current;
+  bool capabilities_changed = false;
+  for (const char* declared : {"tools", "resources", "prompts"}) {
+    if (!info.capabilities.contains(declared)) continue;
+    auto& caps = next.service_info.capabilities;
+    if (caps.size() >= im.options.limits.max_list) break;
+    if (std::find(caps.begin(), caps.end(), declared) != caps.end()) continue;
+    caps.emplace_back(declared);
+    capabilities_changed = true;
+  }
   next.mcp = std::move(info);
   std::optional<ChangeType> event;
-  if (tools_changed) {
+  if (tools_changed || capabilities_changed) {
     event = ChangeType::upsert;
     next.last_updated = im.clock.now();
   }

@@ -48,7 +48,7 @@ function assertNone(problems, what) {
 // ---------------------------------------------------------------------------
 // The contract (API.md)
 
-const UNAUTHENTICATED = new Set(['getHealth', 'getReady', 'getMetrics', 'getOpenApi']);
+const UNAUTHENTICATED = new Set(['getHealth', 'getReady', 'getMetrics', 'getOpenApi', 'getDashboard']);
 
 // operationId -> [method, path, error statuses it must document]
 const AUTHED = [401, 405, 429, 431, 500, 503];
@@ -68,6 +68,12 @@ const OPERATIONS = {
   getReady: ['get', '/ready', [405, 431, 500, 503]],
   getMetrics: ['get', '/metrics', [405, 431, 500, 503]],
   getOpenApi: ['get', '/openapi.json', [405, 431, 500, 503]],
+  getDashboard: ['get', '/ui', [405, 431, 500, 503]],
+  // The MCP Registry API (docs/mcp-registry.md): a token, or none for public companies.
+  listMcpServers: ['get', '/v0.1/servers', [400, ...AUTHED]],
+  listMcpServersV0: ['get', '/v0/servers', [400, ...AUTHED]],
+  listMcpServerVersions: ['get', '/v0.1/servers/{serverName}/versions', [400, 404, ...AUTHED]],
+  getMcpServerVersion: ['get', '/v0.1/servers/{serverName}/versions/{version}', [400, 404, ...AUTHED]],
 };
 
 const SUCCESS = {
@@ -86,6 +92,11 @@ const SUCCESS = {
   getReady: ['200'],
   getMetrics: ['200'],
   getOpenApi: ['200'],
+  getDashboard: ['200'],
+  listMcpServers: ['200'],
+  listMcpServersV0: ['200'],
+  listMcpServerVersions: ['200'],
+  getMcpServerVersion: ['200'],
 };
 
 const DISCOVER_FILTERS = ['company', 'region', 'environment', 'status', 'saoLevel', 'capabilities', 'tags', 'tools'];
@@ -480,7 +491,9 @@ await check('schemas encode API.md\'s rules', () => {
   expect('RegistrationRequest', hc({ expectedStatus: '200-299' }), true, 'expectedStatus range');
   expect('RegistrationRequest', hc({ expectedStatus: 600 }), false, 'expectedStatus 600');
   expect('RegistrationRequest', hc({ expectedStatus: '2xx' }), false, 'expectedStatus 2xx');
-  expect('RegistrationRequest', hc({ endpoints: [] }), false, 'no health endpoints');
+  expect('RegistrationRequest', hc({ endpoints: [], mcp: true }), true, 'no HTTP endpoints: the MCP check alone');
+  expect('RegistrationRequest', hc({ endpoints: ['tcp://db.example.com:5432'] }), true, 'a TCP connect check');
+  expect('RegistrationRequest', hc({ endpoints: ['ftp://a.example/h'] }), false, 'an ftp endpoint');
   expect('RegistrationRequest', hc({ alerting: { escalationLevels: ['fatal'] } }), false, 'unknown escalation level');
   expect('RegistrationRequest', hc({ alerting: { channels: Array.from({ length: 9 }, (_, i) => `c${i}`) } }), false, '9 alert channels');
   expect('MergePatch', { tags: null, healthCheckConfig: { ttl: null, alerting: null }, serviceInfo: { endpoints: { health: null } } }, true, 'merge patch with nulls');

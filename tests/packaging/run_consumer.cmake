@@ -23,3 +23,4 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/packaging/${MODE} -B ${WORK_DIR}/bui
     -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=Release ${consumer_args})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build -j 2)
 run(${WORK_DIR}/build/consumer ${WORK_DIR}/consumer.db)
+run(${WORK_DIR}/build/fixture_consumer)

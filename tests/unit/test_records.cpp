@@ -944,13 +944,16 @@ BOOST_AUTO_TEST_CASE(endpoints) {
   BOOST_TEST(accepted(body).health_check_config.endpoints.size() == 16u);
   body = with_value(body, {"healthCheckConfig", "endpoints"}, string_list(17, "/e"));
   check_rejected(body, "healthCheckConfig.endpoints", "must be at most 16 items");
-  check_config_rejected(R"({"endpoints": []})", "healthCheckConfig.endpoints",
-                        "must have at least 1 item");
-  for (const char* bad : {"health", "", "ftp://a.b/h", "/he alth", "/h\n", "https://"}) {
+  // An empty list: no HTTP check (the MCP check or the heartbeat TTL alone).
+  BOOST_TEST(config_accepted(R"({"endpoints": [], "mcp": true})").endpoints.empty());
+  BOOST_TEST(config_accepted(R"({"endpoints": ["tcp://db.example.com:5432", "tcp://[2001:db8::1]:22"]})")
+                 .endpoints.size() == 2u);
+  for (const char* bad : {"health", "", "ftp://a.b/h", "/he alth", "/h\n", "https://", "tcp://host",
+                          "tcp://host:80/path", "tcp://u@host:80"}) {
     check_rejected(with_value(config_body("{}"), {"healthCheckConfig", "endpoints"},
                               json::array{"/ok", json::string(bad)}),
                    "healthCheckConfig.endpoints[1]",
-                   "must be a path starting with / or an absolute http or https URL");
+                   "must be a path starting with /, an absolute http or https URL, or tcp://host:port");
   }
 }
 
@@ -1592,9 +1595,6 @@ BOOST_AUTO_TEST_CASE(health_check_config_rules_on_the_struct) {
   r = full_record();
   r.health_check_config.ttl = 721h;
   check_invalid(r, "healthCheckConfig.ttl", "must be at most 30 days");
-  r = full_record();
-  r.health_check_config.endpoints.clear();
-  check_invalid(r, "healthCheckConfig.endpoints", "must have at least 1 item");
 }
 
 BOOST_AUTO_TEST_CASE(health_status_numbers) {

@@ -53,6 +53,10 @@ struct RegistryOptions {
   Duration audit_retention = std::chrono::hours{24 * 90};
   // The background thread calls prune_history() this often. One hour.
   Duration prune_interval = std::chrono::hours{1};
+  // An extra rule for registrations and updates, after validation: the
+  // daemon refuses health-check targets its address policy denies
+  // (HealthChecker::check_targets). Empty: none.
+  std::function<Result<void>(const ServiceRecord&)> admission;
 };
 
 enum class ChangeType : std::uint8_t { upsert, status, remove };
@@ -79,6 +83,9 @@ struct HealthReport {
   std::optional<double> response_time_ms;
   std::string message;   // becomes lastError on failure
   std::string endpoint;  // what was checked, for recent checks
+  // Update healthStatus but change no status: the health checker's
+  // mass-failure safeguard, when it suspects its own network.
+  bool hold_transition = false;
 };
 
 struct CheckResult {
@@ -158,6 +165,9 @@ class Registry {
 
   // Replaces what the MCP server said about itself; a new tool list is an
   // indexed change (watchers see it), anything else is updated in place.
+  // serviceInfo.capabilities gains "tools", "resources" and "prompts" when the
+  // server declares them (never loses what the registrant gave); a gained
+  // capability is an indexed change too.
   Result<RecordPtr> set_mcp_info(std::string_view service_id, McpInfo info);
 
   Result<void> deregister(std::string_view service_id, const RequestContext& context = {});

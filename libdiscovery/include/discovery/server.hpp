@@ -19,8 +19,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace discovery {
+
+class HealthChecker;
 
 enum class LogLevel { debug, info, warn, error, off };
 std::string_view to_string(LogLevel level) noexcept;
@@ -55,6 +58,14 @@ struct ServerOptions {
   std::string tls_key_file;
   // /metrics requires a diamond or emerald token when true.
   bool metrics_require_auth = false;
+  // Companies whose servers the MCP Registry API (/v0.1/servers) lists to
+  // readers without a token. Empty (the default): every request there needs
+  // a token, as everywhere else.
+  std::vector<std::string> registry_public_companies;
+
+  // Serves GET /api/v1/alerts and the checker's /metrics when set; must
+  // outlive the server.
+  const HealthChecker* health_checker = nullptr;
 
   LogLevel log_level = LogLevel::info;
   // Where log lines go (one logfmt line each); default standard error.

@@ -1,4 +1,7 @@
 #include "api.hpp"
+#include "ui_assets.hpp"
+
+#include <discovery/health_checker.hpp>
 
 #include <discovery/query_engine.hpp>
 #include <discovery/record_json.hpp>
@@ -154,6 +157,7 @@ Api::Api(Registry& registry, const JwtVerifier& verifier, const ServerOptions& o
       options_(options),
       metrics_(metrics),
       logger_(logger),
+      mcp_registry_(registry, authorizer_, McpRegistry::Options{options.registry_public_companies, 10000}),
       engine_(registry),
       limiter_(options.rate_limit_rps) {}
 
@@ -189,6 +193,48 @@ Result<Principal> Api::authenticate(const ApiRequest& request) const {
 json::object Api::record_view(const Principal& principal, const ServiceRecord& record) const {
   return to_json(record, authorizer_.may_manage(principal, record.company_name) ? JsonView::full
                                                                                : JsonView::redacted);
+}
+
+// GET /api/v1/alerts: the health checker's recent alerts that the caller may
+// read (the levels that may read health history, for their companies;
+// fleet-wide alerts for diamond and emerald only).
+ApiResult Api::alerts(const Principal& principal, std::string_view query) const {
+  const Route route = Route::alerts;
+  using Action = Authorizer::Action;
+  std::string service_id;
+  std::size_t limit = 100;
+  auto params = parse_query_params(query);
+  if (!params) return {route, error_response(params.error())};
+  for (const auto& [name, value] : *params) {
+    if (name == "serviceId") {
+      service_id = value;
+    } else if (name == "limit") {
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc{} || end != value.data() + value.size() || limit < 1 || limit > 1000)
+        return {route, error_response(invalid_argument("limit", "must be an integer from 1 to 1000"))};
+    } else {
+      return {route, error_response(invalid_argument(name, "is not an alerts parameter (serviceId, limit)"))};
+    }
+  }
+  if (!service_id.empty()) {
+    auto found = registry_.get(service_id);
+    if (!found)
+      return {route, error_response(decision_error(Authorizer::Decision::not_found, Action::read_health, service_id))};
+    if (auto allowed = authorizer_.require(principal, Action::read_health, (*found)->company_name, service_id); !allowed)
+      return {route, error_response(allowed.error())};
+  } else if (auto allowed = authorizer_.require(principal, Action::read_health, principal.company, ""); !allowed) {
+    return {route, error_response(allowed.error())};
+  }
+  const auto scope = authorizer_.discover_scope(principal);
+  json::array out;
+  if (options_.health_checker) {
+    for (const auto& alert : options_.health_checker->recent_alerts(service_id, 1 << 20)) {
+      if (out.size() >= limit) break;
+      if (!scope.empty() && alert.company_name != scope) continue;  // also hides fleet-wide alerts
+      out.push_back(to_json(alert));
+    }
+  }
+  return {route, json_response(200, json::object{{"alerts", std::move(out)}})};
 }
 
 ApiResponse Api::discover_page(const Principal& principal, const DiscoverQuery& query) const {
@@ -255,6 +301,76 @@ std::vector<std::string> Api::watch_snapshot(const WatchStart& watch, std::uint6
     query.cursor = *page->next_cursor;
   }
   return frames;
+}
+
+std::optional<ApiResponse> Api::rate_limited(const std::string& subject) {
+  if (!limiter_.enabled()) return std::nullopt;
+  const unsigned retry = limiter_.acquire(subject);
+  if (retry == 0) return std::nullopt;
+  ++metrics_.rate_limited;
+  auto r = error_response(Error{ErrorCode::rate_limited, "rate limit exceeded; retry after " + std::to_string(retry) + " s", {}});
+  r.headers.emplace_back("Retry-After", std::to_string(retry));
+  return r;
+}
+
+ApiResult Api::route_mcp_registry(const ApiRequest& request, std::string_view rest, std::string_view query,
+                                  Principal* principal_out) {
+  constexpr Route route = Route::mcp_registry;
+  const auto error = [](const Error& e) { return ApiResult{route, error_response(e)}; };
+  // Without a token, only when some companies are public (and then only
+  // theirs); a token that is present must be valid, never ignored.
+  std::optional<Principal> principal;
+  if (!request.authorization.empty() || !mcp_registry_.anonymous_allowed()) {
+    auto authenticated = authenticate(request);
+    if (!authenticated) return error(authenticated.error());
+    principal = *authenticated;
+    *principal_out = *principal;
+  }
+  // Anonymous readers share one bucket: the limit protects the daemon.
+  if (auto limited = rate_limited(principal ? principal->subject : std::string("\x01anonymous")))
+    return {route, std::move(*limited)};
+  const RegistryScope scope = mcp_registry_.scope(principal ? &*principal : nullptr);
+
+  if (rest.empty() || rest == "/") {
+    auto q = parse_registry_list_query(query);
+    if (!q) return error(q.error());
+    auto list = mcp_registry_.list(scope, *q);
+    if (!list) return error(list.error());
+    return {route, json_response(200, *list)};
+  }
+  // {serverName}[/versions[/{version}]], the name URL-encoded ("ns%2Fname")
+  // or not: a server name holds exactly one '/'.
+  auto decoded = percent_decode_path(rest.substr(1), "serverName");
+  if (!decoded) return error(decoded.error());
+  std::vector<std::string_view> segments;
+  for (std::string_view left = *decoded;;) {
+    const auto slash = left.find('/');
+    segments.push_back(left.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    left.remove_prefix(slash + 1);
+  }
+  auto include_deleted = parse_include_deleted(query);
+  if (!include_deleted) return error(include_deleted.error());
+  if (segments.size() < 2 || segments[0].empty() || segments[1].empty() || (segments.size() > 2 && segments[2] != "versions"))
+    return error(not_found("no such server: " + decoded->substr(0, 200)));
+  const std::string name = std::string(segments[0]) + "/" + std::string(segments[1]);
+  if (segments.size() == 2) {
+    // The generic registry API's GET /v0/servers/{serverName}: the latest version.
+    auto one = mcp_registry_.version(scope, name, "latest", *include_deleted);
+    if (!one) return error(one.error());
+    return {route, json_response(200, *one)};
+  }
+  if (segments.size() == 3) {
+    auto all = mcp_registry_.versions(scope, name, *include_deleted);
+    if (!all) return error(all.error());
+    return {route, json_response(200, *all)};
+  }
+  const auto version_start = segments[0].size() + segments[1].size() + segments[2].size() + 3;
+  const std::string_view version = std::string_view(*decoded).substr(version_start);
+  if (version.empty()) return error(not_found("no such server version"));
+  auto one = mcp_registry_.version(scope, name, version, *include_deleted);
+  if (!one) return error(one.error());
+  return {route, json_response(200, *one)};
 }
 
 ApiResult Api::handle(const ApiRequest& request) {
@@ -339,9 +455,32 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         return error(Route::metrics, Error{ErrorCode::permission_denied, "metrics need an emerald or diamond token", {}});
     }
     ApiResponse r;
-    r.body = metrics_.render(registry_);
+    r.body = metrics_.render(registry_, options_.health_checker);
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return {Route::metrics, std::move(r)};
+  }
+
+  // ---- the dashboard: static files, no auth (the token stays in the browser) ----
+  if (path == "/ui" || path.substr(0, 4) == "/ui/") {
+    if (method != V::get) return {Route::ui, method_not_allowed("GET")};
+    ApiResponse r;
+    if (auto asset = find_ui_asset(path)) {
+      r.body = asset->body;
+      r.content_type = std::string(asset->content_type);
+    } else {
+      r = error_response(not_found("no such file: " + std::string(path.substr(0, 200))));
+    }
+    for (auto& header : ui_headers()) r.headers.push_back(std::move(header));
+    return {Route::ui, std::move(r)};
+  }
+
+  // ---- the MCP Registry API (docs/mcp-registry.md) ----
+  for (std::string_view prefix : {std::string_view("/v0.1/servers"), std::string_view("/v0/servers")}) {
+    if (path.substr(0, prefix.size()) != prefix) continue;
+    const auto rest = path.substr(prefix.size());
+    if (!rest.empty() && rest.front() != '/') break;
+    if (method != V::get) return {Route::mcp_registry, method_not_allowed("GET")};
+    return route_mcp_registry(request, rest, query, principal_out);
   }
 
   // ---- the API: resolve the route first, then authenticate ----
@@ -360,6 +499,9 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
     if (method != V::get) return {route, method_not_allowed("GET")};
   } else if (path == "/api/v1/audit") {
     route = Route::audit;
+    if (method != V::get) return {route, method_not_allowed("GET")};
+  } else if (path == "/api/v1/alerts") {
+    route = Route::alerts;
     if (method != V::get) return {route, method_not_allowed("GET")};
   } else if (path.size() > kServicesPrefix.size() && path.substr(0, kServicesPrefix.size()) == kServicesPrefix) {
     auto rest = path.substr(kServicesPrefix.size());
@@ -393,14 +535,7 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
   if (!authenticated) return error(route, authenticated.error());
   const Principal& principal = *authenticated;
   *principal_out = principal;
-  if (limiter_.enabled()) {
-    if (const unsigned retry = limiter_.acquire(principal.subject); retry > 0) {
-      ++metrics_.rate_limited;
-      auto r = error_response(Error{ErrorCode::rate_limited, "rate limit exceeded; retry after " + std::to_string(retry) + " s", {}});
-      r.headers.emplace_back("Retry-After", std::to_string(retry));
-      return {route, std::move(r)};
-    }
-  }
+  if (auto limited = rate_limited(principal.subject)) return {route, std::move(*limited)};
   const RequestContext context{request.request_id, principal.subject, principal.level, principal.company};
   using Action = Authorizer::Action;
 
@@ -488,6 +623,8 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
                                    {"action", e.action}, {"serviceId", e.service_id}, {"result", e.result}});
       return {route, json_response(200, json::object{{"entries", std::move(out)}})};
     }
+
+    case Route::alerts: return alerts(principal, query);
 
     default:
       break;

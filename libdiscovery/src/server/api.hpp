@@ -13,6 +13,7 @@
 
 #include "json_cache.hpp"
 #include "log.hpp"
+#include "mcp_registry.hpp"
 #include "metrics.hpp"
 
 #include <boost/beast/http/verb.hpp>
@@ -127,8 +128,14 @@ class Api {
   Result<Principal> authenticate(const ApiRequest& request) const;
   boost::json::object record_view(const Principal& principal, const ServiceRecord& record) const;
   ApiResponse discover_page(const Principal& principal, const DiscoverQuery& query) const;
+  ApiResult alerts(const Principal& principal, std::string_view query) const;
   ApiResult route(const ApiRequest& request, std::string_view path, std::string_view query,
                   Principal* principal_out);
+  // GET /v0.1/servers... (and /v0/...): the MCP Registry API.
+  ApiResult route_mcp_registry(const ApiRequest& request, std::string_view rest, std::string_view query,
+                               Principal* principal_out);
+  // A 429 answer when `subject` is over the rate limit.
+  std::optional<ApiResponse> rate_limited(const std::string& subject);
 
   Registry& registry_;
   const JwtVerifier& verifier_;
@@ -136,6 +143,7 @@ class Api {
   Metrics& metrics_;
   Logger& logger_;
   Authorizer authorizer_;
+  McpRegistry mcp_registry_;
   QueryEngine engine_;
   RateLimiter limiter_;
   mutable JsonCache json_cache_;

@@ -1,5 +1,7 @@
 #include "metrics.hpp"
 
+#include <discovery/health_checker.hpp>
+
 #include <cstdio>
 
 namespace discovery::server {
@@ -17,10 +19,13 @@ std::string_view route_name(Route route) noexcept {
     case Route::report_health: return "health_report";
     case Route::heartbeat: return "heartbeat";
     case Route::audit: return "audit";
+    case Route::alerts: return "alerts";
     case Route::health: return "health";
     case Route::ready: return "ready";
     case Route::metrics: return "metrics";
     case Route::openapi: return "openapi";
+    case Route::mcp_registry: return "mcp_registry";
+    case Route::ui: return "ui";
     case Route::unknown:
     case Route::kCount: break;
   }
@@ -66,7 +71,7 @@ void Metrics::observe_request(Route route, unsigned status, double seconds) noex
   latency_[r].observe(seconds);
 }
 
-std::string Metrics::render(const Registry& registry) const {
+std::string Metrics::render(const Registry& registry, const HealthChecker* checker) const {
   std::string out;
   out.reserve(16384);
   out += "# HELP discovery_http_requests_total HTTP requests by route and status.\n"
@@ -112,6 +117,23 @@ std::string Metrics::render(const Registry& registry) const {
         "counter", static_cast<long long>(connections_refused.load()));
   gauge("discovery_rate_limited_total", "Requests answered 429.", "counter",
         static_cast<long long>(rate_limited.load()));
+  if (checker) {
+    const auto s = checker->stats();
+    const auto as_ll = [](auto v) { return static_cast<long long>(v); };
+    gauge("discovery_health_monitored", "Services with a health-check schedule.", "gauge", as_ll(s.monitored));
+    gauge("discovery_health_checks_in_flight", "Health checks running.", "gauge", as_ll(s.in_flight));
+    gauge("discovery_health_checks_passed_total", "Health checks that passed.", "counter", as_ll(s.checks_passed));
+    gauge("discovery_health_checks_failed_total", "Health checks that failed.", "counter", as_ll(s.checks_failed));
+    gauge("discovery_health_introspections_total", "MCP tools/list introspections.", "counter", as_ll(s.introspections));
+    gauge("discovery_health_alerts_total", "Alerts delivered to sinks.", "counter", as_ll(s.alerts_sent));
+    gauge("discovery_health_recovery_calls_total", "Recovery actions called.", "counter", as_ll(s.recovery_calls));
+    gauge("discovery_health_safeguard_engaged", "1 while the mass-failure safeguard holds status changes.", "gauge",
+          s.safeguard_engaged ? 1 : 0);
+    out += "# HELP discovery_health_schedule_lateness_seconds Lateness of check starts behind schedule (recent checks).\n"
+           "# TYPE discovery_health_schedule_lateness_seconds gauge\n";
+    out += "discovery_health_schedule_lateness_seconds{quantile=\"0.5\"} " + std::to_string(s.lateness_p50_ms / 1000) + "\n";
+    out += "discovery_health_schedule_lateness_seconds{quantile=\"0.99\"} " + std::to_string(s.lateness_p99_ms / 1000) + "\n";
+  }
   return out;
 }
 

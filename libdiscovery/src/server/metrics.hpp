@@ -11,11 +11,15 @@
 #include <string>
 #include <string_view>
 
+namespace discovery {
+class HealthChecker;
+}
+
 namespace discovery::server {
 
 enum class Route : std::uint8_t {
   register_service, discover, watch, get, update, deregister, set_status, get_health,
-  report_health, heartbeat, audit, health, ready, metrics, openapi, unknown, kCount
+  report_health, heartbeat, audit, alerts, health, ready, metrics, openapi, mcp_registry, ui, unknown, kCount
 };
 std::string_view route_name(Route route) noexcept;
 
@@ -37,7 +41,7 @@ class Metrics {
  public:
   void observe_request(Route route, unsigned status, double seconds) noexcept;
   void observe_storage_write(double seconds) noexcept { storage_write_.observe(seconds); }
-  std::string render(const Registry& registry) const;
+  std::string render(const Registry& registry, const HealthChecker* checker) const;
 
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> watchers{0};

@@ -379,6 +379,10 @@ bool Reader::read_record(const json::value& value, ServiceRecord& out) {
         if (!stored && is_read_only_field(key)) return fail(field, std::string(kReadOnly));
         if (key == "serviceId") return read_string(item, field, out.service_id);
         if (key == "companyName") return read_string(item, field, out.company_name);
+        // "" is not a DNS name; null (or no domain) derives it from the
+        // primary endpoint. ("" was read as absent, against the document.)
+        if (key == "domain" && item.is_string() && item.as_string().empty())
+          return fail(field, std::string(kDnsName) + " (null derives it from serviceInfo.endpoints.primary)");
         if (key == "domain") return read_string(item, field, out.domain);
         if (key == "instanceId") return read_string(item, field, out.instance_id);
         if (key == "status") return read_enum(item, field, &parse_status, kStatuses, out.status);

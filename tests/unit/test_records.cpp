@@ -604,6 +604,15 @@ BOOST_AUTO_TEST_CASE(an_empty_optional_endpoint_is_rejected_not_read_as_absent) 
   accepted(minimal_with(R"({"serviceInfo": {"endpoints": {"primary": "https://a.example", "mcp": null}}})"));
 }
 
+// schemathesis: "domain": "" was read as "no domain" (derived from the
+// primary endpoint) while the document requires a DNS name; null derives it.
+BOOST_AUTO_TEST_CASE(an_empty_domain_is_rejected_and_null_derives_it) {
+  check_rejected(minimal_with(R"({"domain": ""})"), "domain",
+                 "must be a DNS name: lowercase letters, digits, '-' and '.', labels of 1 to 63 characters "
+                 "(null derives it from serviceInfo.endpoints.primary)");
+  BOOST_TEST(accepted(minimal_with(R"({"domain": null})")).domain.empty());  // the registry fills it
+}
+
 BOOST_AUTO_TEST_CASE(error_text_is_field_colon_message) {
   const Error error = rejected(minimal_with(R"({"serviceInfo": {"region": "US West"}})"));
   BOOST_TEST(error.to_string() == "serviceInfo.region: must match [a-z0-9-]+");

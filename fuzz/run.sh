@@ -11,8 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_record_json fuzz_discover_query fuzz_jwt fuzz_merge_patch fuzz_http_router)
-[ -f "$root/fuzz/fuzz_mcp_wire.cpp" ] && [ $# -eq 0 ] && targets+=(fuzz_mcp_wire)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_record_json fuzz_discover_query fuzz_jwt fuzz_merge_patch fuzz_http_router fuzz_mcp_wire)
 
 cd "$root"
 cmake --preset fuzz >/dev/null || exit 2

@@ -381,7 +381,8 @@ bool Reader::read_record(const json::value& value, ServiceRecord& out) {
         if (key == "companyName") return read_string(item, field, out.company_name);
         // "" is not a DNS name; null (or no domain) derives it from the
         // primary endpoint. ("" was read as absent, against the document.)
-        if (key == "domain" && item.is_string() && item.as_string().empty())
+        // (API input only: a stored record is read back as it was written.)
+        if (!stored && key == "domain" && item.is_string() && item.as_string().empty())
           return fail(field, std::string(kDnsName) + " (null derives it from serviceInfo.endpoints.primary)");
         if (key == "domain") return read_string(item, field, out.domain);
         if (key == "instanceId") return read_string(item, field, out.instance_id);

@@ -248,3 +248,23 @@ def test_null_optional_registration_fields_are_documented_as_absent(admin, spec)
             body[name] = None
         r = admin.register(body)
         assert r.status in (200, 201), (name, r)
+
+
+def test_alerts_refuse_an_empty_service_id(admin):
+    # Was answered as if absent: every alert the caller may see.
+    assert_error(admin.get("/api/v1/alerts", query={"serviceId": ""}), 400, "serviceId")
+
+
+def test_registry_api_version_bounds_and_lowercase_remote_schemes(admin, spec):
+    for path in ("/v0.1/servers", "/v0/servers"):
+        version = next(p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == "version")
+        assert version["schema"].get("minLength") == 1 and version["schema"].get("maxLength") == 255
+        assert admin.get(path, query={"version": ""}).status == 400
+    body = service_body("spec-scheme", "spec-scheme-1")
+    body["serviceInfo"]["endpoints"] = {"primary": "HTTPS://mcp.spec-scheme.example.com/mcp"}
+    assert admin.register(body).status == 201
+    servers = admin.get("/v0.1/servers", query={"limit": 100}).body["servers"]
+    urls = [r["url"] for s in servers for r in s["server"].get("remotes", []) if "spec-scheme" in r["url"]]
+    assert urls == ["https://mcp.spec-scheme.example.com/mcp"], urls
+    pattern = spec["components"]["schemas"]["McpRegistryStreamableHttpTransport"]["properties"]["url"]["pattern"]
+    assert all(matches(pattern, u) for u in urls)

@@ -70,6 +70,13 @@ URLS = [
     ("ftp://a", False),
     ("https://", False),
     ("http://[]", False),
+    # Bracketed hosts are real IPv6 addresses ("[782:]" was accepted, and
+    # broke a client's URL parser when read back).
+    ("http://[782:]", False),
+    ("http://[2001:db8::1]/mcp", True),
+    ("http://[::ffff:192.0.2.1]:8443", True),
+    ("http://[1:2:3:4:5:6:7:8:9]", False),
+    ("http://[:::]", False),
 ]
 
 

@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   json::value once = *target;
   apply_merge_patch(once, *patch);
   if (!patch->is_object()) {
-    FUZZ_CHECK(once == *patch, json::serialize(*patch));
+    // Compared as text: 0e400 parses as NaN, which equals nothing.
+    FUZZ_CHECK(json::serialize(once) == json::serialize(*patch), json::serialize(*patch));
     return 0;
   }
   FUZZ_CHECK(once.is_object(), json::serialize(once));
@@ -34,6 +35,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (value.is_null()) FUZZ_CHECK(!once.as_object().contains(key), std::string(key));
   json::value twice = once;
   apply_merge_patch(twice, *patch);
-  FUZZ_CHECK(twice == once, json::serialize(once) + " / " + json::serialize(*patch));
+  FUZZ_CHECK(json::serialize(twice) == json::serialize(once), json::serialize(once) + " / " + json::serialize(*patch));
   return 0;
 }

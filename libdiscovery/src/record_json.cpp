@@ -267,6 +267,20 @@ bool has_control_characters(std::string_view text) {
 // or array itself is one level). Stops descending past the limit.
 bool nested_deeper_than(const json::value& value, std::size_t max);
 
+// Whether a number in `value` is not finite. Boost.JSON parses 1e400 as
+// Infinity and 0e400 as NaN, and writes them back as `Infinity` and `NaN`,
+// which no JSON parser reads: such a record made answers invalid JSON and
+// the daemon unable to load its store after a restart (fuzz_merge_patch).
+bool holds_non_finite(const json::value& value) {
+  if (const double* d = value.if_double()) return !std::isfinite(*d);
+  if (const json::object* object = value.if_object())
+    return std::any_of(object->begin(), object->end(),
+                       [](const json::key_value_pair& member) { return holds_non_finite(member.value()); });
+  if (const json::array* array = value.if_array())
+    return std::any_of(array->begin(), array->end(), [](const json::value& item) { return holds_non_finite(item); });
+  return false;
+}
+
 bool nested_deeper_than(const json::object& object, std::size_t max) {
   if (max == 0) return true;
   return std::any_of(object.begin(), object.end(), [max](const json::key_value_pair& member) {
@@ -980,6 +994,9 @@ bool Validator::check_names(const std::vector<std::string>& names, const FieldPa
 }
 
 bool Validator::check_free_object(const json::object& object, const FieldPath& path) {
+  if (std::any_of(object.begin(), object.end(),
+                  [](const json::key_value_pair& member) { return holds_non_finite(member.value()); }))
+    return fail(path, "must not hold a number beyond the range of a double (such as 1e400)");
   if (nested_deeper_than(object, limits_.max_object_depth))
     return fail(path, "must be nested at most " + std::to_string(limits_.max_object_depth) +
                           " levels deep");

@@ -275,3 +275,21 @@ def test_registry_api_version_bounds_and_lowercase_remote_schemes(admin, spec):
     assert urls == ["https://mcp.spec-scheme.example.com/mcp"], urls
     pattern = spec["components"]["schemas"]["McpRegistryStreamableHttpTransport"]["properties"]["url"]["pattern"]
     assert all(matches(pattern, u) for u in urls)
+
+
+def test_numbers_beyond_a_double_are_refused_and_the_store_still_loads(start_daemon):
+    # 1e400 in metadata was stored as Infinity: answers said `Infinity`, and
+    # after a restart the daemon refused to start ("stored record ... is not
+    # valid JSON").
+    d = start_daemon()
+    admin = d.admin()
+    raw = json.dumps(service_body("spec-inf", "spec-inf-1"))
+    for bad in ('{"y": 1e400}', '{"x": [0e400]}', '{"z": -1e999}'):
+        r = admin.register(raw[:-1] + ', "metadata": ' + bad + "}")
+        assert_error(r, 400, "metadata")
+    sid = admin.register(service_body("spec-inf", "spec-inf-2")).body["serviceId"]
+    r = admin.patch(f"/api/v1/services/{sid}", '{"metadata": {"n": 1e400}}', content_type="application/merge-patch+json")
+    assert_error(r, 400, "metadata")
+    assert d.stop() == 0
+    d.restart()
+    assert d.admin().service(sid).status == 200

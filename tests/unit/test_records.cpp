@@ -613,6 +613,18 @@ BOOST_AUTO_TEST_CASE(an_empty_domain_is_rejected_and_null_derives_it) {
   BOOST_TEST(accepted(minimal_with(R"({"domain": null})")).domain.empty());  // the registry fills it
 }
 
+// fuzz_merge_patch: Boost.JSON reads 1e400 as Infinity and 0e400 as NaN and
+// writes them as `Infinity` / `NaN`, which is not JSON: such metadata made
+// every answer with the record invalid and the daemon unable to load its
+// store after a restart.
+BOOST_AUTO_TEST_CASE(numbers_beyond_a_double_are_rejected_in_free_objects) {
+  check_rejected(json::parse(R"({"companyName":"acme","serviceInfo":{"endpoints":{"primary":"https://a.b"}},"metadata":{"y":1e400}})"),
+                 "metadata", "must not hold a number beyond the range of a double (such as 1e400)");
+  check_rejected(json::parse(R"({"companyName":"acme","serviceInfo":{"endpoints":{"primary":"https://a.b"}},"personalConfig":{"a":[{"b":0e400}]}})"),
+                 "personalConfig", "must not hold a number beyond the range of a double (such as 1e400)");
+  accepted(json::parse(R"({"companyName":"acme","serviceInfo":{"endpoints":{"primary":"https://a.b"}},"metadata":{"y":1e308,"z":-0.0}})"));
+}
+
 BOOST_AUTO_TEST_CASE(error_text_is_field_colon_message) {
   const Error error = rejected(minimal_with(R"({"serviceInfo": {"region": "US West"}})"));
   BOOST_TEST(error.to_string() == "serviceInfo.region: must match [a-z0-9-]+");

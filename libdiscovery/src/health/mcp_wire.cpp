@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 
 namespace discovery::health::wire {
@@ -153,6 +154,18 @@ std::string one_line(std::string_view text, std::size_t limit) {
   return out;
 }
 
+bool holds_non_finite(const json::value& value) {
+  if (const double* d = value.if_double()) return !std::isfinite(*d);
+  if (const json::object* o = value.if_object()) {
+    for (const auto& member : *o)
+      if (holds_non_finite(member.value())) return true;
+  } else if (const json::array* a = value.if_array()) {
+    for (const auto& item : *a)
+      if (holds_non_finite(item)) return true;
+  }
+  return false;
+}
+
 // Ids are compared as JSON numbers; the probes only ever send small integers.
 std::optional<std::int64_t> integer_id(const json::value& id) {
   if (id.is_int64()) return id.get_int64();
@@ -238,6 +251,9 @@ Result<json::object> capabilities_of(const json::object& o, const IntrospectionL
   const json::value* caps = o.if_contains("capabilities");
   if (!caps) return json::object{};
   if (!caps->is_object()) return malformed("capabilities is not an object");
+  // 1e400 parses as Infinity, which a record cannot be written back with
+  // (see record_json.cpp, holds_non_finite).
+  if (holds_non_finite(*caps)) return malformed("capabilities hold a number out of range");
   if (json::serialize(*caps).size() > limits.max_capabilities_bytes) {
     return malformed("capabilities larger than " + std::to_string(limits.max_capabilities_bytes) +
                      " bytes");

@@ -625,6 +625,18 @@ BOOST_AUTO_TEST_CASE(numbers_beyond_a_double_are_rejected_in_free_objects) {
   accepted(json::parse(R"({"companyName":"acme","serviceInfo":{"endpoints":{"primary":"https://a.b"}},"metadata":{"y":1e308,"z":-0.0}})"));
 }
 
+// fuzz_record_json: a stored healthStatus.uptime of 1e400 was read as
+// Infinity and written back as `Infinity`, which is not JSON.
+BOOST_AUTO_TEST_CASE(a_stored_number_beyond_a_double_is_rejected) {
+  auto stored = discovery::to_json(accepted(minimal_body()), discovery::JsonView::storage);
+  stored["serviceId"] = "3f0c6a52-9b8e-4a53-8a55-0f7d1b6b2f10";
+  stored["healthStatus"].as_object()["uptime"] = json::parse("1e400");
+  auto parsed = discovery::parse_stored_record(stored);
+  BOOST_REQUIRE(parsed.has_error());
+  BOOST_TEST(parsed.error().field == "healthStatus.uptime");
+  BOOST_TEST(parsed.error().message == "must be a finite number");
+}
+
 BOOST_AUTO_TEST_CASE(error_text_is_field_colon_message) {
   const Error error = rejected(minimal_with(R"({"serviceInfo": {"region": "US West"}})"));
   BOOST_TEST(error.to_string() == "serviceInfo.region: must match [a-z0-9-]+");

@@ -1,5 +1,7 @@
 #include <discovery/record_json.hpp>
 
+#include <arpa/inet.h>
+
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -211,7 +213,11 @@ bool is_http_url(std::string_view url) {
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos || close == 1) return false;
     host = authority.substr(1, close - 1);
+    // A real IPv6 address: "[782:]" passed a character check, and clients
+    // choke on such URLs (schemathesis's own URL parser did).
     if (!all_of(host, [](char c) { return is_hex(c) || c == ':' || c == '.'; })) return false;
+    in6_addr address{};
+    if (::inet_pton(AF_INET6, std::string(host).c_str(), &address) != 1) return false;
     const std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return false;
@@ -260,6 +266,20 @@ bool has_control_characters(std::string_view text) {
 // True when containers nest more than `max` levels below `value` (an object
 // or array itself is one level). Stops descending past the limit.
 bool nested_deeper_than(const json::value& value, std::size_t max);
+
+// Whether a number in `value` is not finite. Boost.JSON parses 1e400 as
+// Infinity and 0e400 as NaN, and writes them back as `Infinity` and `NaN`,
+// which no JSON parser reads: such a record made answers invalid JSON and
+// the daemon unable to load its store after a restart (fuzz_merge_patch).
+bool holds_non_finite(const json::value& value) {
+  if (const double* d = value.if_double()) return !std::isfinite(*d);
+  if (const json::object* object = value.if_object())
+    return std::any_of(object->begin(), object->end(),
+                       [](const json::key_value_pair& member) { return holds_non_finite(member.value()); });
+  if (const json::array* array = value.if_array())
+    return std::any_of(array->begin(), array->end(), [](const json::value& item) { return holds_non_finite(item); });
+  return false;
+}
 
 bool nested_deeper_than(const json::object& object, std::size_t max) {
   if (max == 0) return true;
@@ -379,6 +399,11 @@ bool Reader::read_record(const json::value& value, ServiceRecord& out) {
         if (!stored && is_read_only_field(key)) return fail(field, std::string(kReadOnly));
         if (key == "serviceId") return read_string(item, field, out.service_id);
         if (key == "companyName") return read_string(item, field, out.company_name);
+        // "" is not a DNS name; null (or no domain) derives it from the
+        // primary endpoint. ("" was read as absent, against the document.)
+        // (API input only: a stored record is read back as it was written.)
+        if (!stored && key == "domain" && item.is_string() && item.as_string().empty())
+          return fail(field, std::string(kDnsName) + " (null derives it from serviceInfo.endpoints.primary)");
         if (key == "domain") return read_string(item, field, out.domain);
         if (key == "instanceId") return read_string(item, field, out.instance_id);
         if (key == "status") return read_enum(item, field, &parse_status, kStatuses, out.status);
@@ -622,6 +647,9 @@ bool Reader::read_number(const json::value& value, const FieldPath& path,
   }
   if (!value.is_number()) return fail(path, "must be a number");
   out = value.to_number<double>();
+  // 1e400 parses as Infinity, which would be written back as `Infinity`:
+  // not JSON (fuzz_record_json, a stored healthStatus.uptime).
+  if (!std::isfinite(*out)) return fail(path, "must be a finite number");
   return true;
 }
 
@@ -969,6 +997,9 @@ bool Validator::check_names(const std::vector<std::string>& names, const FieldPa
 }
 
 bool Validator::check_free_object(const json::object& object, const FieldPath& path) {
+  if (std::any_of(object.begin(), object.end(),
+                  [](const json::key_value_pair& member) { return holds_non_finite(member.value()); }))
+    return fail(path, "must not hold a number beyond the range of a double (such as 1e400)");
   if (nested_deeper_than(object, limits_.max_object_depth))
     return fail(path, "must be nested at most " + std::to_string(limits_.max_object_depth) +
                           " levels deep");

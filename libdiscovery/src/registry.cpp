@@ -520,6 +520,8 @@ Result<RecordPtr> Registry::update(std::string_view service_id, const boost::jso
   if (!parsed) return parsed.error();
   ServiceRecord next = *current;
   next.domain = parsed->domain.empty() ? url_host(parsed->service_info.endpoints.primary) : parsed->domain;
+  if (next.domain.empty())  // the same answer as a registration without a domain
+    return invalid_argument("domain", "is required when serviceInfo.endpoints.primary has no DNS host name");
   next.service_info = std::move(parsed->service_info);
   next.health_check_config = std::move(parsed->health_check_config);
   next.personal_config = std::move(parsed->personal_config);

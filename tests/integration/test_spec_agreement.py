@@ -70,6 +70,13 @@ URLS = [
     ("ftp://a", False),
     ("https://", False),
     ("http://[]", False),
+    # Bracketed hosts are real IPv6 addresses ("[782:]" was accepted, and
+    # broke a client's URL parser when read back).
+    ("http://[782:]", False),
+    ("http://[2001:db8::1]/mcp", True),
+    ("http://[::ffff:192.0.2.1]:8443", True),
+    ("http://[1:2:3:4:5:6:7:8:9]", False),
+    ("http://[:::]", False),
 ]
 
 
@@ -204,7 +211,7 @@ def test_null_message_and_response_time_in_a_health_report(admin, spec):
 
 @pytest.mark.parametrize("primary,derivable", [
     ("https://mcp.acme.example", True), ("https://MCP.Acme.Example:8443/x", True), ("http://10.0.0.2:8080", True),
-    ("http://[2001:db8::1]:8080", False), ("http://a_b.example", False), ("http://a~b", False),
+    ("http://[2606:4700::1111]:8080", False), ("http://a_b.example", False), ("http://a~b", False),
 ])
 def test_domain_is_required_exactly_when_the_spec_says(admin, spec, primary, derivable):
     cond = schema(spec, "RegistrationRequest")["if"]
@@ -221,3 +228,68 @@ def test_domain_is_required_exactly_when_the_spec_says(admin, spec, primary, der
         assert_error(r, 400, "domain")
         body["domain"] = "mcp.spec-dom.example"
         assert admin.register(body).status in (200, 201)
+
+
+def test_empty_domain_is_refused_and_null_derives_it(admin, spec):
+    body = service_body("spec-domain")
+    body["domain"] = ""
+    assert_error(admin.register(body), 400, "domain")  # was accepted as "derive it"
+    body["domain"] = None
+    r = admin.register(body)
+    assert r.status == 201 and r.body["domain"] == "mcp.spec-domain.example.com", r
+    assert_error(admin.patch(f"/api/v1/services/{r.body['serviceId']}", {"domain": ""}), 400, "domain")
+
+
+def test_null_optional_registration_fields_are_documented_as_absent(admin, spec):
+    # The server reads null as "left out"; schemathesis found metadata: null
+    # accepted while the document said object.
+    reg = schema(spec, "RegistrationRequest")
+    for name, prop in reg["properties"].items():
+        if name in reg["required"]:
+            continue
+        assert {"type": "null"} in prop.get("anyOf", []), name
+        body = service_body("spec-nulls", f"spec-nulls-{name}")
+        body[name] = None
+        if name == "instanceId":
+            body.pop("instanceId")
+            body[name] = None
+        r = admin.register(body)
+        assert r.status in (200, 201), (name, r)
+
+
+def test_alerts_refuse_an_empty_service_id(admin):
+    # Was answered as if absent: every alert the caller may see.
+    assert_error(admin.get("/api/v1/alerts", query={"serviceId": ""}), 400, "serviceId")
+
+
+def test_registry_api_version_bounds_and_lowercase_remote_schemes(admin, spec):
+    for path in ("/v0.1/servers", "/v0/servers"):
+        version = next(p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == "version")
+        assert version["schema"].get("minLength") == 1 and version["schema"].get("maxLength") == 255
+        assert admin.get(path, query={"version": ""}).status == 400
+    body = service_body("spec-scheme", "spec-scheme-1")
+    body["serviceInfo"]["endpoints"] = {"primary": "HTTPS://mcp.spec-scheme.example.com/mcp"}
+    assert admin.register(body).status == 201
+    servers = admin.get("/v0.1/servers", query={"limit": 100}).body["servers"]
+    urls = [r["url"] for s in servers for r in s["server"].get("remotes", []) if "spec-scheme" in r["url"]]
+    assert urls == ["https://mcp.spec-scheme.example.com/mcp"], urls
+    pattern = spec["components"]["schemas"]["McpRegistryStreamableHttpTransport"]["properties"]["url"]["pattern"]
+    assert all(matches(pattern, u) for u in urls)
+
+
+def test_numbers_beyond_a_double_are_refused_and_the_store_still_loads(start_daemon):
+    # 1e400 in metadata was stored as Infinity: answers said `Infinity`, and
+    # after a restart the daemon refused to start ("stored record ... is not
+    # valid JSON").
+    d = start_daemon()
+    admin = d.admin()
+    raw = json.dumps(service_body("spec-inf", "spec-inf-1"))
+    for bad in ('{"y": 1e400}', '{"x": [0e400]}', '{"z": -1e999}'):
+        r = admin.register(raw[:-1] + ', "metadata": ' + bad + "}")
+        assert_error(r, 400, "metadata")
+    sid = admin.register(service_body("spec-inf", "spec-inf-2")).body["serviceId"]
+    r = admin.patch(f"/api/v1/services/{sid}", '{"metadata": {"n": 1e400}}', content_type="application/merge-patch+json")
+    assert_error(r, 400, "metadata")
+    assert d.stop() == 0
+    d.restart()
+    assert d.admin().service(sid).status == 200

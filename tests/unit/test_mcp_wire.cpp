@@ -312,13 +312,39 @@ BOOST_AUTO_TEST_CASE(tools_list_pages_and_caps) {
   page = wire::parse_tools_list_result(
       json::parse(R"({"tools":[{"name":"a","description":"0123456789abcdef"}],"nextCursor":null})"), 10, limits);
   BOOST_TEST_REQUIRE(page.has_value());
-  BOOST_TEST(page->tools[0].description == "01234567...");
+  BOOST_TEST(page->tools[0].description == "01234...");  // the limit counts the "..."
 
   for (const char* bad : {R"({})", R"({"tools":{}})", R"({"tools":[1]})", R"({"tools":[{"title":"x"}]})",
                           R"({"tools":[{"name":""}]})", R"({"tools":[],"nextCursor":5})"}) {
     BOOST_TEST_INFO(bad);
     BOOST_TEST(!wire::parse_tools_list_result(json::parse(bad), 10).has_value());
   }
+}
+
+// fuzz_mcp_wire: what introspection keeps must fit a record (record_json's
+// rules): a tool name of at most max_string bytes without control
+// characters, every cut within its limit and at a character boundary.
+BOOST_AUTO_TEST_CASE(kept_text_fits_a_record) {
+  std::string long_name(300, 'n');
+  std::string euros;
+  for (int i = 0; i < 2000; ++i) euros += "\u20ac";  // 6000 bytes
+  json::object tool{{"name", long_name}, {"title", euros}, {"description", "line one\nline two"}};
+  auto page = wire::parse_tools_list_result(json::object{{"tools", json::array{tool, json::object{{"name", "a\tb\x01"}}}}}, 10);
+  BOOST_TEST_REQUIRE(page.has_value());
+  const wire::IntrospectionLimits limits;
+  BOOST_TEST(page->tools[0].name.size() == limits.max_string);
+  BOOST_TEST(page->tools[0].name.ends_with("..."));
+  BOOST_TEST(page->tools[0].title.size() <= limits.max_tool_text);
+  BOOST_TEST((page->tools[0].title.size() - 3) % 3 == 0u);  // whole characters, then "..."
+  BOOST_TEST(page->tools[0].description == "line one\nline two");  // prose keeps its newlines
+  BOOST_TEST(page->tools[1].name == "a b ");
+
+  auto info = wire::parse_initialize_result(json::parse(
+      R"({"protocolVersion":"2025-11-25\n","serverInfo":{"name":"x\u0000y","version":"1\r"}})"));
+  BOOST_TEST_REQUIRE(info.has_value());
+  BOOST_TEST(info->protocol_version == "2025-11-25 ");
+  BOOST_TEST(info->server_name == "x y");
+  BOOST_TEST(info->server_version == "1 ");
 }
 
 BOOST_AUTO_TEST_CASE(media_types) {

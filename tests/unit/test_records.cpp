@@ -604,6 +604,39 @@ BOOST_AUTO_TEST_CASE(an_empty_optional_endpoint_is_rejected_not_read_as_absent) 
   accepted(minimal_with(R"({"serviceInfo": {"endpoints": {"primary": "https://a.example", "mcp": null}}})"));
 }
 
+// schemathesis: "domain": "" was read as "no domain" (derived from the
+// primary endpoint) while the document requires a DNS name; null derives it.
+BOOST_AUTO_TEST_CASE(an_empty_domain_is_rejected_and_null_derives_it) {
+  check_rejected(minimal_with(R"({"domain": ""})"), "domain",
+                 "must be a DNS name: lowercase letters, digits, '-' and '.', labels of 1 to 63 characters "
+                 "(null derives it from serviceInfo.endpoints.primary)");
+  BOOST_TEST(accepted(minimal_with(R"({"domain": null})")).domain.empty());  // the registry fills it
+}
+
+// fuzz_merge_patch: Boost.JSON reads 1e400 as Infinity and 0e400 as NaN and
+// writes them as `Infinity` / `NaN`, which is not JSON: such metadata made
+// every answer with the record invalid and the daemon unable to load its
+// store after a restart.
+BOOST_AUTO_TEST_CASE(numbers_beyond_a_double_are_rejected_in_free_objects) {
+  check_rejected(json::parse(R"({"companyName":"acme","serviceInfo":{"endpoints":{"primary":"https://a.b"}},"metadata":{"y":1e400}})"),
+                 "metadata", "must not hold a number beyond the range of a double (such as 1e400)");
+  check_rejected(json::parse(R"({"companyName":"acme","serviceInfo":{"endpoints":{"primary":"https://a.b"}},"personalConfig":{"a":[{"b":0e400}]}})"),
+                 "personalConfig", "must not hold a number beyond the range of a double (such as 1e400)");
+  accepted(json::parse(R"({"companyName":"acme","serviceInfo":{"endpoints":{"primary":"https://a.b"}},"metadata":{"y":1e308,"z":-0.0}})"));
+}
+
+// fuzz_record_json: a stored healthStatus.uptime of 1e400 was read as
+// Infinity and written back as `Infinity`, which is not JSON.
+BOOST_AUTO_TEST_CASE(a_stored_number_beyond_a_double_is_rejected) {
+  auto stored = discovery::to_json(accepted(minimal_body()), discovery::JsonView::storage);
+  stored["serviceId"] = "3f0c6a52-9b8e-4a53-8a55-0f7d1b6b2f10";
+  stored["healthStatus"].as_object()["uptime"] = json::parse("1e400");
+  auto parsed = discovery::parse_stored_record(stored);
+  BOOST_REQUIRE(parsed.has_error());
+  BOOST_TEST(parsed.error().field == "healthStatus.uptime");
+  BOOST_TEST(parsed.error().message == "must be a finite number");
+}
+
 BOOST_AUTO_TEST_CASE(error_text_is_field_colon_message) {
   const Error error = rejected(minimal_with(R"({"serviceInfo": {"region": "US West"}})"));
   BOOST_TEST(error.to_string() == "serviceInfo.region: must match [a-z0-9-]+");

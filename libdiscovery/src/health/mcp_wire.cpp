@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 
 namespace discovery::health::wire {
@@ -132,9 +133,37 @@ namespace {
 
 Error malformed(std::string message) { return invalid_argument("", std::move(message)); }
 
+// At most `limit` bytes, "..." included, cut at a UTF-8 character boundary:
+// what is kept goes into a record, whose rules (record_json.cpp) count the
+// same bytes and whose JSON must stay UTF-8. (It used to append "..." past
+// the limit and could split a character; fuzz_mcp_wire found both.)
 std::string cut(std::string_view text, std::size_t limit) {
   if (text.size() <= limit) return std::string(text);
-  return std::string(text.substr(0, limit)) + "...";
+  const std::string_view ellipsis = limit >= 3 ? "..." : "";
+  std::size_t end = limit - ellipsis.size();
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end)) + std::string(ellipsis);
+}
+
+// cut(), with control characters (which a record's names and versions may
+// not hold) replaced by spaces.
+std::string one_line(std::string_view text, std::size_t limit) {
+  std::string out = cut(text, limit);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == '\x7f') c = ' ';
+  return out;
+}
+
+bool holds_non_finite(const json::value& value) {
+  if (const double* d = value.if_double()) return !std::isfinite(*d);
+  if (const json::object* o = value.if_object()) {
+    for (const auto& member : *o)
+      if (holds_non_finite(member.value())) return true;
+  } else if (const json::array* a = value.if_array()) {
+    for (const auto& item : *a)
+      if (holds_non_finite(item)) return true;
+  }
+  return false;
 }
 
 // Ids are compared as JSON numbers; the probes only ever send small integers.
@@ -222,6 +251,9 @@ Result<json::object> capabilities_of(const json::object& o, const IntrospectionL
   const json::value* caps = o.if_contains("capabilities");
   if (!caps) return json::object{};
   if (!caps->is_object()) return malformed("capabilities is not an object");
+  // 1e400 parses as Infinity, which a record cannot be written back with
+  // (see record_json.cpp, holds_non_finite).
+  if (holds_non_finite(*caps)) return malformed("capabilities hold a number out of range");
   if (json::serialize(*caps).size() > limits.max_capabilities_bytes) {
     return malformed("capabilities larger than " + std::to_string(limits.max_capabilities_bytes) +
                      " bytes");
@@ -234,8 +266,9 @@ Result<void> server_info_into(const json::value* info, McpInfo& out, const Intro
   const json::object& o = info->get_object();
   const json::value* name = o.if_contains("name");
   if (!name || !name->is_string()) return malformed("serverInfo.name missing");
-  out.server_name = cut(name->get_string(), limits.max_string);
-  out.server_version = string_field(o, "version", limits.max_string);
+  out.server_name = one_line(name->get_string(), limits.max_string);
+  if (const json::value* v = o.if_contains("version"); v && v->is_string())
+    out.server_version = one_line(v->get_string(), limits.max_string);
   return {};
 }
 
@@ -320,7 +353,7 @@ Result<McpInfo> parse_initialize_result(const json::value& result, const Introsp
   if (!version || !version->is_string() || version->get_string().empty()) {
     return malformed("result.protocolVersion missing");
   }
-  info.protocol_version = cut(version->get_string(), limits.max_string);
+  info.protocol_version = one_line(version->get_string(), limits.max_string);
   auto caps = capabilities_of(*o, limits);
   if (!caps) return caps.error();
   info.capabilities = std::move(*caps);
@@ -374,7 +407,8 @@ Result<ToolsPage> parse_tools_list_result(const json::value& result, std::size_t
     }
     if (page.tools.size() >= room) continue;  // validate the rest, keep none
     McpTool entry;
-    entry.name = cut(name->get_string(), limits.max_tool_text);
+    // A record's tool names are names (max_string, one line), not prose.
+    entry.name = one_line(name->get_string(), limits.max_string);
     entry.title = string_field(*tool, "title", limits.max_tool_text);
     if (entry.title.empty()) {
       // 2025-03-26 put the display name in annotations.title.

@@ -47,6 +47,18 @@ bool namespace_char(unsigned char c) { return std::isalnum(c) || c == '.' || c =
 bool service_char(unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; }
 
 // At most `max` bytes, never cutting a UTF-8 sequence.
+// Records keep URLs as registered, and a scheme may be any case ("HTTPS://");
+// the registry schema's remote URL pattern wants it lowercase, as RFC 3986
+// calls canonical (schemathesis found an uppercase one failing the schema).
+std::string lowercase_scheme(std::string_view url) {
+  std::string out(url);
+  const auto colon = out.find("://");
+  if (colon == std::string::npos) return out;
+  for (std::size_t i = 0; i < colon; ++i)
+    out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(out[i])));
+  return out;
+}
+
 std::string truncate_utf8(std::string_view text, std::size_t max) {
   if (text.size() <= max) return std::string(text);
   std::size_t end = max;
@@ -451,7 +463,7 @@ json::object McpRegistry::render(const Key& key, const Entry& entry) const {
     if (r->status != ServiceStatus::active) continue;
     const auto& eps = r->service_info.endpoints;
     std::pair<std::string, std::string> remote{r->mcp && r->mcp->transport == "sse" ? "sse" : "streamable-http",
-                                               eps.mcp.empty() ? eps.primary : eps.mcp};
+                                               lowercase_scheme(eps.mcp.empty() ? eps.primary : eps.mcp)};
     if (std::find(seen.begin(), seen.end(), remote) != seen.end()) continue;
     remotes.push_back(json::object{{"type", remote.first}, {"url", remote.second}});
     seen.push_back(std::move(remote));

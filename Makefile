@@ -1,7 +1,7 @@
 # The README's two commands, and the steps they are made of.
 #   make run   install what is missing, build, start discoveryd on 127.0.0.1:8080
 #   make test  install what is missing, build, run every test suite (CI runs this)
-.PHONY: all deps build run test test-dev test-asan test-tsan test-python test-wheel bench clean help
+.PHONY: all deps build run test test-dev test-asan test-tsan test-python test-wheel test-fuzz bench clean help
 
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
@@ -15,6 +15,7 @@ help:
 	@echo "make test-dev   only the dev build's tests (fast loop while working)"
 	@echo "make test-python  the Python package: binding, client, fixture, conformance, examples"
 	@echo "make test-wheel   build the Python wheel and test it installed in a fresh venv (minutes)"
+	@echo "make test-fuzz    the libFuzzer targets (clang) over their corpora, 15 s each"
 	@echo "make bench      build the release preset and run the benchmarks"
 	@echo "make clean      remove build/"
 
@@ -55,6 +56,15 @@ test-python: deps
 # of `make test`.
 test-wheel: test-python
 	ctest --preset dev -L python-packaging
+
+# libFuzzer targets (clang, ASan + UBSan) over their seed corpora, 15 s each;
+# fuzz/run.sh SECONDS runs them longer. Not part of `make test`: it compiles
+# the library once more, with clang (CI time).
+test-fuzz:
+	@cmake/install-deps.sh --with-fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	ctest --preset fuzz -j $(JOBS)
 
 test-asan: deps
 	@cmake --preset asan >/dev/null

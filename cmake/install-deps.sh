@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing mcp-discovery needs on Debian 12, and
 # nothing when it is all present (so `make` stays fast and offline-friendly).
-# Usage: cmake/install-deps.sh [--with-sanitizers]
+# Usage: cmake/install-deps.sh [--with-fuzz]
 set -euo pipefail
 
 packages=(
@@ -29,6 +29,12 @@ python3 -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.jo
 command -v go >/dev/null || packages+=(golang-go)
 # The dashboard's browser test (tests/ui) drives Debian's Chromium headless.
 packages+=(chromium)
+
+# The libFuzzer targets (make test-fuzz) need clang and its runtime, which
+# --no-install-recommends would leave out.
+if [ "${1:-}" = "--with-fuzz" ]; then
+  packages+=(clang lld libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

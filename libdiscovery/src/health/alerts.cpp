@@ -3,7 +3,7 @@
 // delays a health check.
 #include <discovery/health_checker.hpp>
 
-#include "health/target_url.hpp"
+#include "health/url.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -74,13 +74,13 @@ std::string slack_text(const Alert& alert) {
 }
 
 // One POST with a deadline over everything (resolve, connect, TLS, write, read).
-asio::awaitable<int> post_once(const health::TargetUrl& url, ssl::context& tls, const std::string& body,
+asio::awaitable<int> post_once(const health::Url& url, ssl::context& tls, const std::string& body,
                                const WebhookOptions& options) {
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
   const auto endpoints = co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
   http::request<http::string_body> request{http::verb::post, url.target, 11};
-  request.set(http::field::host, url.authority());
+  request.set(http::field::host, url.host_header());
   request.set(http::field::user_agent, "mcp-discovery-webhook");
   request.set(http::field::content_type, "application/json");
   if (!options.authorization.empty()) request.set(http::field::authorization, options.authorization);
@@ -124,8 +124,9 @@ class WebhookPoster {
   };
 
   static Result<std::unique_ptr<WebhookPoster>> create(WebhookOptions options) {
-    auto url = health::parse_target_url(options.url);
-    if (!url || url->scheme == "tcp") return Error{ErrorCode::invalid_argument, "must be an http or https URL", "url"};
+    auto url = health::parse_url(options.url);
+    if (!url) return Error{ErrorCode::invalid_argument, url.error().message, "url"};
+    if (!url->http()) return Error{ErrorCode::invalid_argument, "must be an http or https URL", "url"};
     auto poster = std::unique_ptr<WebhookPoster>(new WebhookPoster(std::move(options), std::move(*url)));
     if (poster->options_.ca_file.empty()) {
       poster->tls_.set_default_verify_paths();
@@ -166,7 +167,7 @@ class WebhookPoster {
   }
 
  private:
-  WebhookPoster(WebhookOptions options, health::TargetUrl url)
+  WebhookPoster(WebhookOptions options, health::Url url)
       : options_(std::move(options)), url_(std::move(url)), tls_(ssl::context::tls_client) {
     tls_.set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   }
@@ -200,7 +201,7 @@ class WebhookPoster {
       }
       if (!ok)
         std::fprintf(stderr, "at=%s level=warn component=webhook msg=\"webhook delivery failed\" url=%s error=%s\n",
-                     format_time(system_clock().now()).c_str(), logfmt_quote(url_.scheme + "://" + url_.authority() + url_.target).c_str(),
+                     format_time(system_clock().now()).c_str(), logfmt_quote(url_.to_string()).c_str(),
                      logfmt_quote(error).c_str());
       if (job.done) job.done(ok, error);
     }
@@ -229,7 +230,7 @@ class WebhookPoster {
   }
 
   WebhookOptions options_;
-  health::TargetUrl url_;
+  health::Url url_;
   ssl::context tls_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;

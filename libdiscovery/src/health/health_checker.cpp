@@ -2,7 +2,7 @@
 #include <discovery/query_engine.hpp>
 
 #include "health/probe.hpp"
-#include "health/target_url.hpp"
+#include "health/url.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,6 +37,10 @@ std::unique_ptr<Prober> make_default_prober(asio::any_io_executor executor,
 }  // namespace health
 
 namespace {
+
+bool is_absolute_url(std::string_view text) {
+  return text.starts_with("http://") || text.starts_with("https://") || text.starts_with("tcp://");
+}
 
 std::string quote(std::string_view text) {
   std::string out = "\"";
@@ -113,7 +117,7 @@ boost::json::object to_json(const Alert& alert) {
 Result<void> HealthChecker::check_targets(const ServiceRecord& record, const AddressPolicy& policy) {
   auto check = [&](std::string_view url, std::string field) -> Result<void> {
     if (url.empty()) return {};
-    auto target = health::parse_target_url(url);
+    auto target = health::parse_url(url);
     if (!target) return {};  // record validation owns the URL's shape
     boost::system::error_code ec;
     auto address = asio::ip::make_address(target->host, ec);
@@ -132,7 +136,7 @@ Result<void> HealthChecker::check_targets(const ServiceRecord& record, const Add
   if (auto r = check(endpoints.mcp, "serviceInfo.endpoints.mcp"); !r) return r;
   const auto& checks = record.health_check_config.endpoints;
   for (std::size_t i = 0; i < checks.size(); ++i)
-    if (health::is_absolute_url(checks[i]))
+    if (is_absolute_url(checks[i]))
       if (auto r = check(checks[i], "healthCheckConfig.endpoints[" + std::to_string(i) + "]"); !r) return r;
   return {};
 }
@@ -408,7 +412,7 @@ struct HealthChecker::Impl : std::enable_shared_from_this<Impl> {
           probe.url = endpoint;
         } else {
           probe.kind = ProbeKind::http;
-          probe.url = health::is_absolute_url(endpoint) ? endpoint : base + endpoint;
+          probe.url = is_absolute_url(endpoint) ? endpoint : base + endpoint;
         }
         probe.expected_status = config.expected_status;
         check->probes.push_back(std::move(probe));

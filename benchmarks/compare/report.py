@@ -84,9 +84,10 @@ def main():
       f" Boost {facts.get('boost_version', '').replace('_', '.')}, etcd {facts.get('etcd_version')},"
       f" nginx {facts.get('nginx_version')}, wrk {facts.get('wrk_version')}")
     w(f"- load: wrk -t{facts.get('threads')} -c{facts.get('connections')} -d{facts.get('duration')} for every"
-      f" peer; every server given {facts.get('threads')} threads (discoveryd `--io-threads`, nginx"
-      " `worker_processes`, etcd `GOMAXPROCS`, bare_beast's pool); peers take turns in each run; the"
-      " figures are those of the run with the median requests/s")
+      f" peer; every server given {facts.get('threads')} threads to serve HTTP (discoveryd `--io-threads`,"
+      " plus its writer pool for mutations, 64 threads by default; nginx `worker_processes`; etcd"
+      " `GOMAXPROCS`; bare_beast's pool); peers take turns in each run; the figures are those of the"
+      " run with the median requests/s")
     w(f"- discover: `{facts.get('query')}` over a fleet of {int(facts.get('fleet', 0)):,} records,"
       f" 100 services, {int(facts.get('answer_bytes', 0)):,} bytes, bearer token (HS256) checked on every request;"
       " nginx and bare_beast serve these exact bytes; etcd holds the same records (discoveryd's JSON)"
@@ -95,7 +96,7 @@ def main():
     w("- register: discoveryd `POST /api/v1/services/register` of a new instance, SQLite, fsync on"
       " every commit; etcd `/v3/kv/put` of the same body under a new key with a lease (leases granted"
       " beforehand: the usual registration also grants one, a second durable write not counted here),"
-      " fsync on (its default); both data directories on the same disk")
+      f" fsync on (its default); both data directories in the same temporary directory ({facts.get('data_fs')})")
     w("- heartbeat: discoveryd `POST .../heartbeat` on 1,000 services with a TTL; etcd `/v3/lease/keepalive`"
       " on 1,000 leases, one keep-alive per request")
     w("- watch: one watcher (discoveryd SSE `GET /api/v1/services/watch?company=watchco`, etcd `/v3/watch`"
@@ -152,7 +153,7 @@ def main():
             w(f"| {key[0]} | {LABELS[key]} | " + " | ".join(vals) + " |")
     w("")
     if perf and os.path.exists(perf) and os.path.getsize(perf) > 0:
-        w("## Where discoveryd spent its time during discover (perf, self time, ≥ 1.5 %)")
+        w("## Where discoveryd spent its time (perf, one more run of each, self time, ≥ 1.5 %)")
         w("")
         w("```")
         with open(perf) as f:

@@ -13,8 +13,8 @@
 #                             [--connections 64] [--threads 2] [--watch-changes 1000]
 #                             [--perf] [--keep]
 #
-# --perf records discoveryd with perf during one extra discover run and adds
-# the top of the profile to the results. --keep keeps the work directory.
+# --perf records discoveryd with perf during one extra run of discover,
+# register and heartbeat each, and adds the top of the profiles to the results. --keep keeps the work directory.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$root/benchmarks/compare"
@@ -34,6 +34,9 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$duration" in
+  *m) duration_s=$(( ${duration%m} * 60 )) ;; *s) duration_s="${duration%s}" ;; *) duration_s="$duration" ;;
+esac
 results="$root/benchmarks/results"
 log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 die() { echo "compare/run.sh: $*" >&2; exit 1; }
@@ -85,6 +88,7 @@ log "machine: $(nproc) cores, load $load_before; work directory $work"
   echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "kernel=$(uname -r)"
   echo "load_before=$load_before"
+  echo "data_fs=$(df -T "$work" | awk 'NR == 2 {print $2 " on " $1}')"
   echo "etcd_version=$(etcd --version | awk '/etcd Version/ {print $3}')"
   echo "nginx_version=$(nginx -v 2>&1 | sed 's/.*nginx\///')"
   echo "wrk_version=$(wrk -v 2>&1 | awk 'NR==1 {print $2}')"
@@ -199,15 +203,20 @@ done
 peers answer "$durl" "$query" "$work/after" > /dev/null
 cmp -s "$work/after" "$answer" || die "discoveryd's answer changed during the discover runs"
 
-if [ "$perf" = 1 ]; then
-  log "perf: recording discoveryd during one more discover run"
-  perf record -F 999 -g -p "$dpid" -o "$work/perf.data" -- sleep "${duration%s}" > /dev/null 2>&1 &
-  perf_pid=$!
-  wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/get.lua" "$durl" > /dev/null 2>&1
+perf_profile() {  # work script url: one more wrk run with perf recording discoveryd
+  [ "$perf" = 1 ] || return 0
+  log "perf: recording discoveryd during one more $1 run"
+  perf record -F 999 -p "$dpid" -o "$work/perf.$1.data" -- sleep "$duration_s" > /dev/null 2>&1 &
+  local perf_pid=$!
+  wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/$2" "$3" > /dev/null 2>&1
   wait "$perf_pid" || true
-  perf report -i "$work/perf.data" --no-children --sort dso,symbol --percent-limit 1.5 --stdio 2>/dev/null \
-    | grep -E '^ +[0-9]' | head -n 25 > "$work/perf.txt" || true
-fi
+  {
+    echo "--- $1 (self time by shared object and symbol, >= 1.5 %)"
+    perf report -i "$work/perf.$1.data" --no-children --sort dso,symbol --percent-limit 1.5 --stdio 2>/dev/null \
+      | grep -E '^ +[0-9]' | sed -E 's/[ -]+$//' | cut -c1-150 | head -n 25 || true
+  } >> "$work/perf.txt"
+}
+perf_profile discover get.lua "$durl"
 
 # --- durable register -----------------------------------------------------------
 log "granting 1,000 etcd leases for the puts"
@@ -216,6 +225,7 @@ for r in $(seq "$runs"); do
   RUN="$r" run_wrk register discoveryd "$r" register.lua "$durl"
   RUN="$r" LEASE_FIRST=2000000 LEASES=1000 run_wrk register etcd "$r" etcd_put.lua "$eurl"
 done
+RUN=perf perf_profile register register.lua "$durl"
 
 # --- heartbeats -----------------------------------------------------------------
 log "1,000 services with a 10m TTL in discoveryd, 1,000 leases of 600 s in etcd"
@@ -225,6 +235,7 @@ for r in $(seq "$runs"); do
   IDS_FILE="$work/ids" run_wrk heartbeat discoveryd "$r" heartbeat.lua "$durl"
   LEASE_FIRST=3000000 LEASES=1000 run_wrk heartbeat etcd "$r" keepalive.lua "$eurl"
 done
+IDS_FILE="$work/ids" perf_profile heartbeat heartbeat.lua "$durl"
 
 # --- change to watcher ------------------------------------------------------------
 for peer in discoveryd etcd; do

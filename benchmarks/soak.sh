@@ -3,13 +3,15 @@
 # open descriptors sampled every few seconds. Writes benchmarks/results/soak.md.
 #
 #   benchmarks/soak.sh [--duration 10m] [--interval 5s] [--build DIR] [--keep]
+#                      [--out NAME]      (default soak.md, in benchmarks/results)
 #
 # The soaked daemon: release build, SQLite in a temporary directory, health
 # checks on (--probe-allow 127.0.0.0/8) against a second discoveryd
 # (--health-checks off, memory storage) as the local target. Load, all at once
 # for the whole duration (one wrk thread each, full speed):
 #   - discover: company + region, 20 services a answer (wrk, 8 connections)
-#   - register: re-registrations of the same 1,000 instances (4 connections)
+#   - register: re-registrations of the same 1,000 instances, each with a new
+#     version (a real change: a durable write and a watch event; 4 connections)
 #   - heartbeat: 1,000 services with a TTL (4 connections)
 #   - watch: 40 SSE streams, half of them filtered, a quarter closed and
 #     reopened every 10 s
@@ -24,14 +26,15 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/benchmarks/compare"
 build="$root/build/release"
-duration=10m interval=5 keep=0
+duration=10m interval=5 keep=0 out=soak.md
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --interval) interval="${2%s}"; shift 2 ;;
     --build) build="$(cd "$2" && pwd)"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "soak.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -126,7 +129,7 @@ export PRIMARY="$turl"
 REQ_PATH="/api/v1/services/discover?company=s7&region=us-west1" \
   wrk -t1 -c8 -d"${total}s" --latency -s "$here/get.lua" "$durl" > "$work/wrk.discover" 2>&1 &
 pids+=($!)
-INSTANCES=1000 COMPANIES=20 RUN=soak \
+INSTANCES=1000 COMPANIES=20 RUN=soak VARY=1 \
   wrk -t1 -c4 -d"${total}s" --latency -s "$here/register.lua" "$durl" > "$work/wrk.register" 2>&1 &
 pids+=($!)
 IDS_FILE="$work/ids" \
@@ -155,6 +158,7 @@ floor="$(fds_floor)"; fds_idle_after="${floor%%|*}"; kinds_after="${floor#*|}"; 
 checks_after="$(metric discovery_health_checks_passed_total)"
 failed_checks="$(metric discovery_health_checks_failed_total)"
 watchers_left="$(metric discovery_watchers)"
+watchers_dropped="$(metric discovery_watchers_dropped_total)"
 log "after the load: $(( rss_idle_after / 1024 )) MiB resident, $fds_idle_after descriptors ($kinds_after)"
 
 figure() { grep "^$2=" "$work/wrk.$1" | cut -d= -f2; }
@@ -198,7 +202,7 @@ label=""
   echo "- command: \`benchmarks/soak.sh --duration $duration\` ($total s, warm-up $warmup s, a sample every $interval s)"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after; the load runs on the same cores"
   echo "- daemon: release discoveryd, SQLite (fsync on), health checks on against a second discoveryd (--health-checks off) on 127.0.0.1; 3,000 services checked (2,000 every 2 s, 1,000 with a 10m TTL every 10 s)"
-  echo "- load, all at once for the whole run: discover \`company=s7&region=us-west1\` (wrk -t1 -c8), re-register of the same 1,000 instances (wrk -t1 -c4), heartbeat on 1,000 TTL services (wrk -t1 -c4), 40 SSE watchers (half filtered) with a quarter reconnecting every 10 s"
+  echo "- load, all at once for the whole run: discover \`company=s7&region=us-west1\` (wrk -t1 -c8), re-register of the same 1,000 instances with a new version each time (wrk -t1 -c4), heartbeat on 1,000 TTL services (wrk -t1 -c4), 40 SSE watchers (half filtered) with a quarter reconnecting every 10 s"
   echo
   echo "| load | requests | requests/s | p99 ms | errors |"
   echo "|---|---:|---:|---:|---:|"
@@ -214,6 +218,7 @@ label=""
   echo "| descriptors once the load stopped vs before it (minimum of 20 counts over 5 s) | $fds_idle_after vs $fds_idle_before ($(printf '%+d' "$leak")); before: $kinds_before; after: $kinds_after | no leak | $fd_ok |"
   echo "| descriptors under load | $(g fds_min)–$(g fds_max); lowest in the first minute after warm-up $(g fds_floor_early), in the last minute $(g fds_floor_late) | | |"
   echo "| watchers left open after the load | ${watchers_left:-?} | 0 | |"
+  echo "| watch streams dropped by the daemon (too slow to read) | ${watchers_dropped:-?} | | |"
   echo
   echo "Resident memory idle before the load: $(( rss_idle_before / 1024 )) MiB; idle after it: $(( rss_idle_after / 1024 )) MiB."
   echo
@@ -223,5 +228,5 @@ label=""
   cat "$work/samples"
   echo '```'
   echo "</details>"
-} > "$results/soak.md"
-cat "$results/soak.md"
+} > "$results/$out"
+cat "$results/$out"

@@ -17,7 +17,8 @@
 #     reopened every 10 s
 #   - health checks: 2,000 services every 2 s, plus the others at their intervals.
 # Warm-up is the first fifth of the run. Memory growth = the mean of the last
-# three samples under load against the mean of the three at the end of warm-up
+# three samples under load (the last 2 intervals, as the load winds down, left
+# out) against the mean of the three at the end of warm-up
 # (goal <= 5 %). Descriptor leak = open descriptors once the load has stopped
 # and its connections are closed, against the same count before the load
 # started (goal: none); each count is the minimum of 20 over 5 s, as the
@@ -162,11 +163,14 @@ watchers_dropped="$(metric discovery_watchers_dropped_total)"
 log "after the load: $(( rss_idle_after / 1024 )) MiB resident, $fds_idle_after descriptors ($kinds_after)"
 
 figure() { grep "^$2=" "$work/wrk.$1" | cut -d= -f2; }
-python3 - "$work/samples" "$warmup" > "$work/growth" <<'PY'
+python3 - "$work/samples" "$warmup" "$(( total - 2 * interval ))" > "$work/growth" <<'PY'
 import sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n")[1:] if l]
 rows = [(int(s), int(r), int(f)) for s, r, f in rows]
 warm = int(sys.argv[2])
+# The load's clients start a moment before the first sample and so end a
+# moment before the last ones: those, while the load winds down, are left out.
+rows = [r for r in rows if r[0] <= int(sys.argv[3])] or rows
 after = [r for r in rows if r[0] >= warm]
 at_warm = after[:3]
 last = rows[-3:]

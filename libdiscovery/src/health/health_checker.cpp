@@ -151,7 +151,6 @@ struct HealthChecker::Impl : std::enable_shared_from_this<Impl> {
     std::string service_id;
     std::uint64_t generation = 0;
     TimePoint due{};
-    TimePoint started{};
     TimePoint deadline{};
     std::uint32_t retries = 0;
     std::vector<ProbeRequest> probes;
@@ -437,7 +436,6 @@ struct HealthChecker::Impl : std::enable_shared_from_this<Impl> {
 
   void run_check(std::shared_ptr<Check> check) {
     const TimePoint now = clock.now();
-    check->started = now;
     auto it = entries.find(check->service_id);
     if (it == entries.end()) return;  // deregistered while waiting for a slot
     if (it->second.generation != check->generation) {

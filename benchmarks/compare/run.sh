@@ -11,15 +11,18 @@
 #
 #   benchmarks/compare/run.sh [--build DIR] [--duration 10s] [--runs 3]
 #                             [--connections 64] [--threads 2] [--watch-changes 1000]
+#                             [--only discover,register,heartbeat,watch]
 #                             [--perf] [--keep]
 #
+# --only runs just the listed work (for trying a change); it prints the figures
+# and leaves benchmarks/results/ alone.
 # --perf records discoveryd with perf during one extra run of discover,
 # register and heartbeat each, and adds the top of the profiles to the results. --keep keeps the work directory.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$root/benchmarks/compare"
 build="$root/build/release"
-duration=10s runs=3 connections=64 threads=2 watch_changes=1000 perf=0 keep=0
+duration=10s runs=3 connections=64 threads=2 watch_changes=1000 perf=0 keep=0 only=
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$(cd "$2" && pwd)"; shift 2 ;;
@@ -28,9 +31,10 @@ while [ $# -gt 0 ]; do
     --connections) connections="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --watch-changes) watch_changes="$2"; shift 2 ;;
+    --only) only=",$2,"; shift 2 ;;
     --perf) perf=1; shift ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,6 +44,7 @@ esac
 results="$root/benchmarks/results"
 log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 die() { echo "compare/run.sh: $*" >&2; exit 1; }
+wanted() { [ -z "$only" ] || [[ "$only" == *",$1,"* ]]; }
 
 # --- tools ------------------------------------------------------------------
 missing=()
@@ -193,6 +198,7 @@ run_wrk() {  # work peer run script url
 # falls on all of them.
 export REQ_PATH="$query"
 for r in $(seq "$runs"); do
+  wanted discover || break
   run_wrk discover discoveryd "$r" get.lua "$durl"
   run_wrk discover nginx "$r" get.lua "$nurl"
   run_wrk discover bare_beast "$r" get.lua "$burl"
@@ -216,9 +222,10 @@ perf_profile() {  # work script url: one more wrk run with perf recording discov
       | grep -E '^ +[0-9]' | sed -E 's/[ -]+$//' | cut -c1-150 | head -n 25 || true
   } >> "$work/perf.txt"
 }
-perf_profile discover get.lua "$durl"
+wanted discover && perf_profile discover get.lua "$durl"
 
 # --- durable register -----------------------------------------------------------
+if wanted register; then
 log "granting 1,000 etcd leases for the puts"
 peers leases "$eurl" 2000000 1000 3600
 for r in $(seq "$runs"); do
@@ -226,8 +233,10 @@ for r in $(seq "$runs"); do
   RUN="$r" LEASE_FIRST=2000000 LEASES=1000 run_wrk register etcd "$r" etcd_put.lua "$eurl"
 done
 RUN=perf perf_profile register register.lua "$durl"
+fi
 
 # --- heartbeats -----------------------------------------------------------------
+if wanted heartbeat; then
 log "1,000 services with a 10m TTL in discoveryd, 1,000 leases of 600 s in etcd"
 peers ttl-services "$durl" 1000 10m "$work/ids"
 peers leases "$eurl" 3000000 1000 600
@@ -236,9 +245,11 @@ for r in $(seq "$runs"); do
   LEASE_FIRST=3000000 LEASES=1000 run_wrk heartbeat etcd "$r" keepalive.lua "$eurl"
 done
 IDS_FILE="$work/ids" perf_profile heartbeat heartbeat.lua "$durl"
+fi
 
 # --- change to watcher ------------------------------------------------------------
 for peer in discoveryd etcd; do
+  wanted watch || break
   url="$durl"; [ "$peer" = etcd ] && url="$eurl"
   log "watch / $peer: $watch_changes changes one after the other, write sent -> event seen"
   peers watch "$peer" "$url" "$watch_changes" 5 "$work/watch.$peer"
@@ -247,6 +258,12 @@ for peer in discoveryd etcd; do
 done
 
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$work/figures"
+if [ -n "$only" ]; then
+  log "--only: figures below; benchmarks/results/ left as it was"
+  grep -E '\.(rps|p50_ms|p99_ms|errors)=' "$work/figures" >&2 || true
+  [ "$perf" = 1 ] && cat "$work/perf.txt" >&2
+  exit 0
+fi
 cp "$work/figures" "$results/compare-figures.txt"
 log "writing $results/compare.md and compare.png"
 py=python3

@@ -4,6 +4,7 @@
 #include <discovery/health_checker.hpp>
 
 #include "health/url.hpp"
+#include "logfmt.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -34,14 +35,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string logfmt_quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c == '\n' ? ' ' : c;
-  }
-  return out + "\"";
-}
+using detail::logfmt_quote;
 
 class LogAlertSink final : public AlertSink {
  public:

@@ -3,6 +3,7 @@
 
 #include "health/probe.hpp"
 #include "health/url.hpp"
+#include "logfmt.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,19 +43,7 @@ bool is_absolute_url(std::string_view text) {
   return text.starts_with("http://") || text.starts_with("https://") || text.starts_with("tcp://");
 }
 
-std::string quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  out += '"';
-  return out;
-}
+std::string quote(std::string_view text) { return detail::logfmt_quote(text); }
 
 // A stable per-service phase, so checks of many services spread over the
 // interval and a service keeps its slot across restarts.

@@ -1,5 +1,7 @@
 #include "log.hpp"
 
+#include "logfmt.hpp"
+
 #include <iostream>
 
 namespace discovery {
@@ -25,23 +27,7 @@ namespace server {
 
 namespace {
 
-// Quotes a value when logfmt needs it; control characters are escaped so a
-// value can never start a new log line.
-void append_value(std::string& out, std::string_view value) {
-  const bool quote = value.empty() || value.find_first_of(" =\"\\\n\r\t") != std::string_view::npos;
-  if (quote) out.push_back('"');
-  for (char c : value) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : "?";
-    } else {
-      out.push_back(c);
-    }
-  }
-  if (quote) out.push_back('"');
-}
+void append_value(std::string& out, std::string_view value) { detail::append_logfmt_value(out, value); }
 
 }  // namespace
 

@@ -11,11 +11,11 @@ all: build
 
 help:
 	@echo "make run        build and start discoveryd on $(LISTEN), data in $(DATA_DIR)"
-	@echo "make test       build and run every test (dev build, then asan and tsan builds)"
+	@echo "make test       build and run every test (dev build, then asan+fuzz (clang) and tsan builds)"
 	@echo "make test-dev   only the dev build's tests (fast loop while working)"
 	@echo "make test-python  the Python package: binding, client, fixture, conformance, examples"
 	@echo "make test-wheel   build the Python wheel and test it installed in a fresh venv (minutes)"
-	@echo "make test-fuzz    the libFuzzer targets (clang) over their corpora, 15 s each"
+	@echo "make test-fuzz    the libFuzzer targets alone (fuzz preset), 15 s each; fuzz/run.sh SECONDS for longer"
 	@echo "make bench      build the release preset and run the benchmarks"
 	@echo "make clean      remove build/"
 
@@ -57,19 +57,21 @@ test-python: deps
 test-wheel: test-python
 	ctest --preset dev -L python-packaging
 
-# libFuzzer targets (clang, ASan + UBSan) over their seed corpora, 15 s each;
-# fuzz/run.sh SECONDS runs them longer. Not part of `make test`: it compiles
-# the library once more, with clang (CI time).
-test-fuzz:
-	@cmake/install-deps.sh --with-fuzz
+# libFuzzer targets alone (the fuzz preset: clang, ASan + UBSan, RelWithDebInfo)
+# over their seed corpora, 15 s each; fuzz/run.sh SECONDS runs them longer.
+# `make test` already runs them for 10 s each in the asan build.
+test-fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 	ctest --preset fuzz -j $(JOBS)
 
+# One clang build serves the sanitizers and the fuzzers: everything is compiled
+# with ASan + UBSan (and libFuzzer's coverage hooks), the unit and integration
+# suites run on it, then each libFuzzer target for 10 s from its seed corpus.
 test-asan: deps
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
-	ctest --preset asan -j $(JOBS) -L 'unit|integration'
+	ctest --preset asan -j $(JOBS) -L 'unit|integration|fuzz'
 
 test-tsan: deps
 	@cmake --preset tsan >/dev/null

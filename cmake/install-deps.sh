@@ -30,11 +30,10 @@ command -v go >/dev/null || packages+=(golang-go)
 # The dashboard's browser test (tests/ui) drives Debian's Chromium headless.
 packages+=(chromium)
 
-# The libFuzzer targets (make test-fuzz) need clang and its runtime, which
-# --no-install-recommends would leave out.
-if [ "${1:-}" = "--with-fuzz" ]; then
-  packages+=(clang lld libclang-rt-14-dev)
-fi
+# The asan build (make test-asan, part of make test) is clang's: its ASan/UBSan
+# and libFuzzer runtimes, which --no-install-recommends would leave out.
+# (--with-fuzz, once needed for them, is still accepted.)
+packages+=(clang lld libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -768,7 +768,11 @@ BOOST_AUTO_TEST_CASE(issuer_and_audience_are_checked_when_configured) {
   expect_rejected(*strict, hs_token(c), "audience mismatch");
   c["aud"] = "MCP-DISCOVERY";
   expect_rejected(*strict, hs_token(c), "audience mismatch");
-  c["aud"] = json::array{json::array{"mcp-discovery"}};
+  // Nested: built in two steps, because clang reads json::array{json::array{...}}
+  // as a copy of the inner array (one element of the same type), GCC as nesting.
+  json::array nested;
+  nested.emplace_back(json::array{"mcp-discovery"});
+  c["aud"] = nested;
   expect_rejected(*strict, hs_token(c), "audience mismatch");
   c.erase("aud");
   expect_rejected(*strict, hs_token(c), "missing claim aud");

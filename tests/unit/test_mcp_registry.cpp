@@ -21,7 +21,7 @@ ServiceRecord with_domain(const std::string& company, const std::string& domain)
 struct Fixture {
   ManualClock clock;
   std::unique_ptr<Storage> storage = make_memory_storage();
-  std::unique_ptr<Registry> registry = std::move(*Registry::open(*storage, test_options(clock)));
+  std::unique_ptr<Registry> registry = *Registry::open(*storage, test_options(clock));
   Authorizer authorizer;
   server::McpRegistry mcp{*registry, authorizer, {{"acme"}, 3}};
 

@@ -59,17 +59,27 @@ class Target:
 
 
 class Receiver:
-    """A webhook receiver: records each POSTed JSON body by path."""
+    """A webhook receiver: records each POSTed JSON body by path. It answers
+    503 to the first `fail_first` POSTs (each still recorded, in `attempts`),
+    and speaks TLS when given a server context."""
 
-    def __init__(self):
+    def __init__(self, tls=None, fail_first: int = 0):
         self.received: list[tuple[str, dict, dict]] = []
+        self.attempts: list[tuple[float, str, bytes, dict]] = []
+        self.fail_first = fail_first
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"null")
-                receiver.received.append((self.path, body, dict(self.headers)))
+                raw = self.rfile.read(length)
+                receiver.attempts.append((time.monotonic(), self.path, raw, dict(self.headers)))
+                if len(receiver.attempts) <= receiver.fail_first:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                receiver.received.append((self.path, json.loads(raw or b"null"), dict(self.headers)))
                 self.send_response(204)
                 self.end_headers()
 
@@ -77,7 +87,11 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def bodies(self, path: str) -> list[dict]:
@@ -214,6 +228,48 @@ def test_an_outage_turns_unhealthy_alerts_calls_recovery_and_resolves(start_daem
     metrics = d.client(None).get("/metrics").body
     assert "discovery_health_monitored 1" in metrics
     assert "discovery_health_checks_failed_total" in metrics
+
+
+def test_alert_webhook_over_tls_in_slack_format_retries_with_its_authorization(start_daemon, target, tmp_path):
+    # The webhook's own paths: TLS verified against --probe-ca-file, the
+    # Slack payload, the Authorization header read from a file, and retries
+    # with backoff after failed answers (503 twice, then accepted).
+    import sys
+    sys.path.insert(0, str(FIXTURES))
+    from fault_server import make_certificates, tls_context
+
+    ca_file, valid, _wrong, _untrusted = make_certificates(str(tmp_path))
+    receiver = Receiver(tls=tls_context(valid), fail_first=2)
+    auth_file = tmp_path / "webhook-auth"
+    secret = "Bearer hook-secret-5f1c2a"
+    auth_file.write_text(secret + "\n")
+    try:
+        d = start_daemon("--storage", "memory", *ALLOW, "--probe-ca-file", ca_file,
+                         "--alert-webhook", f"{receiver.url}/slack", "--alert-webhook-format", "slack",
+                         "--alert-webhook-auth-file", str(auth_file))
+        admin = d.admin()
+        sid = admin.register(checked_body("acme", target.url)).body["serviceId"]
+        wait_until(lambda: admin.get(f"/api/v1/services/{sid}/health").body["healthStatus"]["consecutiveSuccesses"] >= 1,
+                   timeout=10, what="a passing check")
+        target.up = False
+        wait_until(lambda: receiver.bodies("/slack"), timeout=15, what="the alert, after two refusals")
+
+        assert len(receiver.attempts) == 3
+        first, second, third = receiver.attempts
+        assert first[2] == second[2] == third[2], "every attempt sends the same alert"
+        # Exponential backoff from 500 ms: about 0.5 s, then 1 s between attempts.
+        assert second[0] - first[0] >= 0.4
+        assert third[0] - second[0] >= 0.9
+        assert all(a[3].get("Authorization") == secret for a in receiver.attempts)
+        body = receiver.bodies("/slack")[0]
+        assert list(body) == ["text"]
+        assert body["text"].startswith(":warning: *warning* raised")
+        assert f"acme/" in body["text"] and sid in body["text"] and "503" in body["text"]
+        # The header's value is a secret: never on the command line, never in the log.
+        assert secret.split()[1] not in d.stderr()
+        assert secret.split()[1] not in " ".join(d.command())
+    finally:
+        receiver.close()
 
 
 def test_maintenance_is_never_overridden_by_checks(start_daemon, target):

@@ -860,15 +860,26 @@ std::vector<Alert> HealthChecker::recent_alerts(std::string_view service_id, std
 
 HealthCheckerStats HealthChecker::stats() const {
   Impl& im = *impl_;
-  std::lock_guard lock(im.stats_mutex);
-  HealthCheckerStats out = im.counters;
-  std::vector<double> samples = im.lateness;
+  HealthCheckerStats out;
+  std::vector<double> samples;
+  {
+    // Copy under the lock (the checker's thread samples into it); select the
+    // quantiles outside it, in linear time: a /metrics scrape must not hold
+    // up the checker, nor sort 16,384 samples.
+    std::lock_guard lock(im.stats_mutex);
+    out = im.counters;
+    samples = im.lateness;
+  }
   if (!samples.empty()) {
-    std::sort(samples.begin(), samples.end());
-    auto at = [&](double q) { return samples[std::min(samples.size() - 1, static_cast<std::size_t>(q * static_cast<double>(samples.size())))]; };
-    out.lateness_p50_ms = at(0.50);
+    auto at = [&](double q) {
+      const auto nth = samples.begin() + static_cast<std::ptrdiff_t>(
+          std::min(samples.size() - 1, static_cast<std::size_t>(q * static_cast<double>(samples.size()))));
+      std::nth_element(samples.begin(), nth, samples.end());
+      return *nth;
+    };
+    out.lateness_max_ms = *std::max_element(samples.begin(), samples.end());
     out.lateness_p99_ms = at(0.99);
-    out.lateness_max_ms = samples.back();
+    out.lateness_p50_ms = at(0.50);
   }
   return out;
 }

@@ -33,6 +33,7 @@
 #      its hard limit for the script and its children.
 # The daemon runs with --health-checks off: the fleet's endpoints are made up,
 # and the checker at scale is benchmarks/health/run.sh's subject.
+# A "## Notes" section already at the end of the results file is kept.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$root/benchmarks/scale"
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
     --build) build="$(cd "$2" && pwd)"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -276,7 +277,12 @@ a(f"| resident memory: before the streams, with them open, after the changes | "
 a(f"| memory per open watcher | {per_watcher / 1024:.1f} KiB |")
 a(f"| peak resident memory of the whole run | {mib(hwm_end):.0f} MiB |")
 a("")
-open(out, "w").write("\n".join(lines) + "\n")
+notes = ""
+if os.path.exists(out):
+    old = open(out).read()
+    if "\n## Notes" in old:
+        notes = old[old.index("\n## Notes") + 1:]
+open(out, "w").write("\n".join(lines).rstrip("\n") + "\n" + ("\n" + notes if notes else ""))
 PY
 log "wrote benchmarks/results/$out"
 cat "$root/benchmarks/results/$out" >&2

@@ -228,8 +228,8 @@ a(f"- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -
   f"$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo) GiB; shared with other engineers' builds; "
   f"load average $load_before before, $load_after after")
 a(f"- daemon: release discoveryd, SQLite store, --health-checks off, --max-watchers {watchers + 1000}, "
-  f"--max-connections {max(20000, watchers + 2000)} (defaults 10,000 and 20,000), 2 io threads (one per core); "
-  f"clients on the same 2 cores")
+  f"--max-connections {max(20000, watchers + 2000)} (defaults 10,000 and 20,000), 2 io threads (one per core), "
+  f"ulimit -n $(ulimit -n); clients on the same 2 cores")
 a(f"- store: {services:,} records of benchmarks/fleet.hpp ({services // 50:,} companies × 50 instances, 3 regions, "
   f"2 environments, 6 capabilities, tags, 3 MCP tools each), written by benchmarks/scale/load_store "
   f"($load_line); {db_bytes / 2**20:.0f} MiB on disk, {db_bytes / services:.0f} bytes a record")

@@ -45,10 +45,15 @@ std::size_t PostingList::chunk_for(const ServiceKey& key) const {
   return static_cast<std::size_t>(it - chunks_.begin());
 }
 
+std::size_t PostingList::capacity() const {
+  std::size_t total = 0;
+  for (const auto& chunk : chunks_) total += chunk.capacity();
+  return total;
+}
+
 void PostingList::insert(const Posting& posting) {
   if (chunks_.empty()) {
-    chunks_.emplace_back().reserve(kChunk);
-    chunks_.back().push_back(posting);
+    chunks_.emplace_back().push_back(posting);  // grows as it fills, as in append()
     size_ = 1;
     return;
   }
@@ -73,8 +78,14 @@ void PostingList::insert(const Posting& posting) {
 
 void PostingList::append(const Posting& posting) {
   // Chunks are filled to kChunk, leaving room for later inserts to grow
-  // them to 2 x kChunk before a split.
-  if (chunks_.empty() || chunks_.back().size() >= kChunk) chunks_.emplace_back().reserve(kChunk);
+  // them to 2 x kChunk before a split. The first chunk grows as it fills:
+  // most lists are small (a company's instances) and a full chunk reserved
+  // for each would be most of the index's memory at a million records.
+  if (chunks_.empty()) {
+    chunks_.emplace_back();
+  } else if (chunks_.back().size() >= kChunk) {
+    chunks_.emplace_back().reserve(kChunk);
+  }
   chunks_.back().push_back(posting);
   ++size_;
 }
@@ -191,22 +202,25 @@ void Catalog::unindex_slot(std::uint32_t slot_id) {
 }
 
 std::optional<std::string> Catalog::bulk_load(std::vector<RecordPtr> records) {
-  for (const auto& record : records)
-    if (!parse_service_key(record->service_id)) return record->service_id;
+  // Each serviceId is parsed once: at a million records, every pass over
+  // them is a pass of cache misses.
+  std::vector<std::pair<ServiceKey, RecordPtr>> keyed;
+  keyed.reserve(records.size());
+  for (auto& record : records) {
+    auto key = parse_service_key(record->service_id);
+    if (!key) return record->service_id;
+    keyed.emplace_back(*key, std::move(record));
+  }
+  records = {};
   std::unique_lock lock(mutex_);
   if (!by_key_.empty()) {
     // Not the start-up case: index one by one.
     lock.unlock();
-    for (auto& record : records) upsert(std::move(record));
+    for (auto& entry : keyed) upsert(std::move(entry.second));
     return std::nullopt;
   }
   // Visiting the records in serviceId order appends to every posting list in
   // order: no list is sorted or copied, each is built once in its chunks.
-  std::vector<std::pair<ServiceKey, RecordPtr>> keyed;
-  keyed.reserve(records.size());
-  for (auto& record : records)
-    if (auto key = parse_service_key(record->service_id)) keyed.emplace_back(*key, std::move(record));
-  records = {};
   std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
 
   slots_.reserve(keyed.size());

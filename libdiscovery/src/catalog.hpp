@@ -57,6 +57,8 @@ class PostingList {
   void erase(const ServiceKey& key);
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // Postings the chunks have room for without allocating (memory tests).
+  std::size_t capacity() const;
 
   // Calls visit(posting) for each posting with key > after (or from the
   // start), in order, until it returns false.

@@ -57,3 +57,34 @@ BOOST_AUTO_TEST_CASE(the_byte_budget_evicts_and_answers_stay_correct) {
   auto fresh = record_with("fresh", "9.9.9");
   BOOST_TEST(boost::json::parse(*cache.get(fresh, JsonView::full)).at("instanceId").as_string() == "fresh");
 }
+
+// Every change makes a new record, a routine health check included, so a
+// discover answer renders a new version of a busy record every few seconds.
+// The dead versions' entries used to stay until the byte budget (256 MiB)
+// pushed them out: in the soak, resident memory rose for as long as it ran.
+BOOST_AUTO_TEST_CASE(entries_of_records_no_one_holds_go_without_waiting_for_the_budget) {
+  server::JsonCache cache;  // the default budget: nothing here comes near it
+  for (int i = 0; i < 10000; ++i) {
+    auto version = record_with("busy", "1.0." + std::to_string(i));
+    cache.get(version, JsonView::full);
+  }  // each version dies at once, as when the next health check replaces it
+  BOOST_TEST(cache.entries() <= 2u * 64u);  // at most about two a shard
+  BOOST_TEST(cache.bytes() < 512u * 1024u);
+}
+
+BOOST_AUTO_TEST_CASE(the_sweep_keeps_live_records_entries) {
+  server::JsonCache cache;
+  std::vector<RecordPtr> live;
+  std::vector<std::shared_ptr<const std::string>> first;
+  for (int i = 0; i < 2000; ++i) {
+    live.push_back(record_with("live" + std::to_string(i), "1.0.0"));
+    first.push_back(cache.get(live.back(), JsonView::full));
+    cache.get(record_with("dead" + std::to_string(i), "1.0.0"), JsonView::full);  // dies at once
+  }
+  for (std::size_t i = 0; i < live.size(); ++i)
+    BOOST_TEST(cache.get(live[i], JsonView::full).get() == first[i].get());  // still cached, not rendered again
+  BOOST_TEST(cache.entries() >= live.size());
+  // Dead entries among live ones go within about one pass over a shard:
+  // never more of them than live ones.
+  BOOST_TEST(cache.entries() <= 2u * live.size());
+}

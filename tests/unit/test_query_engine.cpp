@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE test_query_engine
 #include <boost/test/unit_test.hpp>
 
+#include "catalog.hpp"
 #include "test_support.hpp"
 
 #include <boost/json.hpp>
@@ -311,6 +312,29 @@ BOOST_AUTO_TEST_CASE(discover_after_waits_for_a_newer_index) {
   // With nothing new it answers after the wait with the same index.
   auto idle = fleet.engine.discover_after(q, page.index, 10ms).value();
   BOOST_TEST(idle.index == page.index);
+}
+
+// A million records in 20,000 companies of 50 make 20,000 small posting
+// lists; each used to reserve a whole chunk (256 postings, 6 KiB), about
+// 100 MB of the index. A small list now holds little more than it needs,
+// whether bulk-loaded or inserted one by one.
+BOOST_AUTO_TEST_CASE(a_small_posting_list_reserves_little_more_than_its_postings) {
+  using discovery::detail::Posting;
+  using discovery::detail::PostingList;
+  PostingList appended, inserted, long_list;
+  for (std::uint64_t i = 0; i < 50; ++i) {
+    appended.append(Posting{{0, i}, static_cast<std::uint32_t>(i)});
+    inserted.insert(Posting{{0, 49 - i}, static_cast<std::uint32_t>(i)});
+  }
+  BOOST_TEST(appended.size() == 50u);
+  BOOST_TEST(inserted.size() == 50u);
+  BOOST_TEST(appended.capacity() <= 64u);
+  BOOST_TEST(inserted.capacity() <= 64u);
+  // A long list still fills whole chunks (their order is the query tests').
+  for (std::uint64_t i = 0; i < 1000; ++i) long_list.append(Posting{{1, i}, static_cast<std::uint32_t>(i)});
+  long_list.insert(Posting{{0, 7}, 1000});
+  BOOST_TEST(long_list.size() == 1001u);
+  BOOST_TEST(long_list.capacity() <= 1280u);
 }
 
 BOOST_AUTO_TEST_SUITE(query_strings)

@@ -35,6 +35,22 @@ std::shared_ptr<const std::string> JsonCache::get(const RecordPtr& record, JsonV
     slot = text;
     shard.bytes += text->size();
   }
+  if (inserted) {
+    // Sweep: the two oldest entries, a dead one dropped, a live one to the
+    // back. Two per insert outpace the one insert that may add a dead entry.
+    for (int swept = 0; swept < 2 && shard.order.size() > 1; ++swept) {
+      const ServiceRecord* oldest = shard.order.front();
+      shard.order.pop_front();
+      auto victim = shard.entries.find(oldest);
+      if (victim == shard.entries.end()) continue;
+      if (victim->second.record.expired()) {
+        shard.bytes -= entry_bytes(victim->second);
+        shard.entries.erase(victim);
+      } else {
+        shard.order.push_back(oldest);
+      }
+    }
+  }
   while (shard.bytes > shard_bytes_ && !shard.order.empty()) {
     auto victim = shard.entries.find(shard.order.front());
     shard.order.pop_front();
@@ -45,11 +61,32 @@ std::shared_ptr<const std::string> JsonCache::get(const RecordPtr& record, JsonV
       if (shard.order.size() == 1) break;
       continue;
     }
-    shard.bytes -= kEntryOverhead + (victim->second.full ? victim->second.full->size() : 0) +
-                   (victim->second.redacted ? victim->second.redacted->size() : 0);
+    shard.bytes -= entry_bytes(victim->second);
     shard.entries.erase(victim);
   }
   return slot;
+}
+
+std::size_t JsonCache::entry_bytes(const Entry& entry) {
+  return kEntryOverhead + (entry.full ? entry.full->size() : 0) + (entry.redacted ? entry.redacted->size() : 0);
+}
+
+std::size_t JsonCache::entries() const {
+  std::size_t total = 0;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total += shard.entries.size();
+  }
+  return total;
+}
+
+std::size_t JsonCache::bytes() const {
+  std::size_t total = 0;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total += shard.bytes;
+  }
+  return total;
 }
 
 }  // namespace discovery::server

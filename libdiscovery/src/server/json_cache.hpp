@@ -4,7 +4,12 @@
 // weak_ptr keeps their memory block allocated and the address cannot be
 // reused by another record while the entry exists. A found entry is therefore
 // always the record asked for. The price is that a dead record's block stays
-// allocated until its entry is evicted; it is counted in the byte budget.
+// allocated until its entry goes; it is counted in the byte budget. Every
+// change makes a new record (a routine health check too), so dead entries
+// keep coming: each insert also looks at the two oldest entries of its shard,
+// dropping a dead one and moving a live one to the back. Dead entries thus
+// go within about one pass over the shard, instead of piling up to the
+// budget (256 MiB by default, which a soak took for a leak).
 //
 // Thread safety: all methods may be called concurrently. The cache is split
 // in shards, each with its own mutex held only for a lookup or an insert.
@@ -30,6 +35,10 @@ class JsonCache {
   // The record serialized in `view` (JsonView::full or JsonView::redacted).
   std::shared_ptr<const std::string> get(const RecordPtr& record, JsonView view);
 
+  // Entries held and the bytes counted against the budget (tests, metrics).
+  std::size_t entries() const;
+  std::size_t bytes() const;
+
  private:
   static constexpr std::size_t kShards = 64;
   // What an entry holds beyond its text: a record's pinned block and the
@@ -39,8 +48,9 @@ class JsonCache {
     std::weak_ptr<const ServiceRecord> record;
     std::shared_ptr<const std::string> full, redacted;
   };
+  static std::size_t entry_bytes(const Entry& entry);
   struct Shard {
-    std::mutex mutex;
+    mutable std::mutex mutex;
     // Open addressing: one probe in a flat array instead of a chase through
     // list nodes on every record of every answer.
     boost::unordered_flat_map<const ServiceRecord*, Entry> entries;

@@ -190,7 +190,7 @@ std::optional<ApiResult> Api::try_without_storage(ApiRequest& request) {
   if (authorizer_.decide(*principal, Authorizer::Action::heartbeat, (*found)->company_name) !=
       Authorizer::Decision::allow)
     return std::nullopt;  // 403 or 404, audited
-  auto beat = registry_.heartbeat_in_memory(service_id);
+  auto beat = registry_.heartbeat_in_memory(*found);
   if (!beat) return std::nullopt;  // a revival (a durable change), or the service is busy
   return ApiResult{Route::heartbeat, heartbeat_response(*beat)};
 }

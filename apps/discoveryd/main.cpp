@@ -64,6 +64,7 @@ app::Settings make_settings() {
       {"read-timeout", "DURATION", "30s", "time to receive a whole request"},
       {"idle-timeout", "DURATION", "60s", "keep-alive connection idle time"},
       {"io-threads", "N", "0", "HTTP io threads; 0 = one per core"},
+      {"answer-cache-bytes", "N", "67108864", "memory for whole discover answers kept to be sent again; 0 = off"},
       {"registry-public-company", "NAME", "", "a company whose servers the MCP Registry API (/v0.1/servers) lists without a token", true},
       {"metrics-auth", "", "", "require an emerald or diamond token for /metrics"},
       {"log-level", "LEVEL", "info", "debug (one line per request), info, warn, error"},
@@ -178,7 +179,8 @@ int main(int argc, char** argv) {
     return true;
   };
   double rate = 0;
-  std::size_t max_connections = 0, max_body = 0, max_header = 0, max_watchers = 0, watch_queue = 0;
+  std::size_t max_connections = 0, max_body = 0, max_header = 0, max_watchers = 0, watch_queue = 0,
+              answer_cache = 0;
   unsigned io_threads = 0;
   Duration max_wait{}, read_timeout{}, idle_timeout{}, min_interval{}, uptime_window{};
   if (!take(number<double>(settings, "rate-limit"), rate) ||
@@ -188,6 +190,7 @@ int main(int argc, char** argv) {
       !take(number<std::size_t>(settings, "max-watchers"), max_watchers) ||
       !take(number<std::size_t>(settings, "watch-queue-bytes"), watch_queue) ||
       !take(number<unsigned>(settings, "io-threads"), io_threads) ||
+      !take(number<std::size_t>(settings, "answer-cache-bytes"), answer_cache) ||
       !take(duration(settings, "max-wait"), max_wait) || !take(duration(settings, "read-timeout"), read_timeout) ||
       !take(duration(settings, "idle-timeout"), idle_timeout) ||
       !take(duration(settings, "min-check-interval"), min_interval) ||
@@ -200,6 +203,7 @@ int main(int argc, char** argv) {
   server_options.max_watchers = max_watchers;
   server_options.watch_queue_bytes = watch_queue;
   server_options.io_threads = io_threads;
+  server_options.answer_cache_bytes = answer_cache;
   server_options.max_wait = max_wait;
   server_options.read_timeout = read_timeout;
   server_options.idle_timeout = idle_timeout;

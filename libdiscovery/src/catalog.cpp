@@ -201,6 +201,25 @@ void Catalog::unindex_slot(std::uint32_t slot_id) {
   for (auto id : s.tools()) drop(kTool, id);
 }
 
+std::size_t Catalog::company_stamp(std::string_view company) noexcept {
+  return std::hash<std::string_view>{}(company) % kCompanyStamps;
+}
+
+void Catalog::touch_company(std::string_view company) noexcept {
+  company_generation_[company_stamp(company)].fetch_add(1);
+  generation_.fetch_add(1);
+}
+
+DiscoverVersion Catalog::version_now(const DiscoverQuery& query) const noexcept {
+  // The index is part of every answer; records of other companies are not
+  // part of a company-filtered one.
+  if (!query.company.empty())
+    return {company_generation_[company_stamp(query.company)].load(), index_.load()};
+  return {generation_.load(), index_.load()};
+}
+
+DiscoverVersion Catalog::version(const DiscoverQuery& query) const { return version_now(query); }
+
 std::optional<std::string> Catalog::bulk_load(std::vector<RecordPtr> records) {
   // Each serviceId is parsed once: at a million records, every pass over
   // them is a pass of cache misses.
@@ -221,6 +240,8 @@ std::optional<std::string> Catalog::bulk_load(std::vector<RecordPtr> records) {
   }
   // Visiting the records in serviceId order appends to every posting list in
   // order: no list is sorted or copied, each is built once in its chunks.
+  for (auto& stamp : company_generation_) stamp.fetch_add(1);
+  generation_.fetch_add(1);
   std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
 
   slots_.reserve(keyed.size());
@@ -261,10 +282,13 @@ void Catalog::upsert(RecordPtr record) {
   const auto key = parse_service_key(record->service_id);
   if (!key) return;  // the registry only stores canonical UUIDs
   std::unique_lock lock(mutex_);
+  touch_company(record->company_name);
   auto existing = by_key_.find(*key);
   std::uint32_t slot_id;
   if (existing != by_key_.end()) {
     slot_id = existing->second;
+    if (slots_[slot_id].record->company_name != record->company_name)
+      touch_company(slots_[slot_id].record->company_name);
     unindex_slot(slot_id);
     // The entry's views point into the record being replaced.
     by_identity_.erase(Identity{slots_[slot_id].record->company_name, slots_[slot_id].record->instance_id});
@@ -293,6 +317,7 @@ void Catalog::remove(std::string_view service_id) {
   auto it = by_key_.find(*key);
   if (it == by_key_.end()) return;
   const std::uint32_t slot_id = it->second;
+  touch_company(slots_[slot_id].record->company_name);
   unindex_slot(slot_id);
   by_identity_.erase(Identity{slots_[slot_id].record->company_name, slots_[slot_id].record->instance_id});
   by_key_.erase(it);
@@ -302,7 +327,9 @@ void Catalog::remove(std::string_view service_id) {
 
 void Catalog::set_index(std::uint64_t index) {
   std::unique_lock lock(mutex_);
-  index_ = index;
+  if (index_.load() == index) return;
+  generation_.fetch_add(1);
+  index_.store(index);
 }
 
 RecordPtr Catalog::get(std::string_view service_id) const {
@@ -324,10 +351,7 @@ std::size_t Catalog::size() const {
   return by_key_.size();
 }
 
-std::uint64_t Catalog::index() const {
-  std::shared_lock lock(mutex_);
-  return index_;
-}
+std::uint64_t Catalog::index() const { return index_.load(); }
 
 std::array<std::size_t, 4> Catalog::count_by_status() const {
   std::shared_lock lock(mutex_);
@@ -358,7 +382,8 @@ Result<DiscoverPage> Catalog::discover(const DiscoverQuery& query) const {
 
   std::shared_lock lock(mutex_);
   DiscoverPage page;
-  page.index = index_;
+  page.index = index_.load();
+  page.version = version_now(query);
 
   // Translate the filters into interned ids; a value no record carries means
   // no record can match.

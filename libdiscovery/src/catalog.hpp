@@ -15,6 +15,7 @@
 #include <discovery/service_record.hpp>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -96,6 +97,8 @@ class Catalog {
   std::vector<RecordPtr> all() const;
 
   Result<DiscoverPage> discover(const DiscoverQuery& query) const;
+  // The version of `query`'s answer now (lock-free; see DiscoverVersion).
+  DiscoverVersion version(const DiscoverQuery& query) const;
 
  private:
   enum Field : std::uint8_t { kAll, kCompany, kRegion, kEnvironment, kStatus, kSao, kCapability, kTag, kTool };
@@ -156,7 +159,18 @@ class Catalog {
   std::unordered_map<Identity, std::uint32_t, IdentityHash> by_identity_;
   Dictionary companies_, regions_, environments_, capabilities_, tags_, tools_;
   std::unordered_map<std::uint64_t, PostingList> postings_;
-  std::uint64_t index_ = 0;
+
+  // Versions of answers (DiscoverVersion). Written only under the exclusive
+  // lock, before the change is visible to readers under the shared lock;
+  // read without a lock by version(). Every counter only grows.
+  static constexpr std::size_t kCompanyStamps = 1024;
+  static std::size_t company_stamp(std::string_view company) noexcept;
+  // A record of `company` is about to change (added, replaced, removed).
+  void touch_company(std::string_view company) noexcept;
+  DiscoverVersion version_now(const DiscoverQuery& query) const noexcept;
+  std::atomic<std::uint64_t> index_{0};
+  std::atomic<std::uint64_t> generation_{0};  // any change at all
+  std::array<std::atomic<std::uint64_t>, kCompanyStamps> company_generation_{};
 };
 
 }  // namespace discovery::detail

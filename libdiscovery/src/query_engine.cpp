@@ -10,6 +10,10 @@ Result<DiscoverPage> QueryEngine::discover(const DiscoverQuery& query) const {
   return registry_.catalog().discover(query);
 }
 
+DiscoverVersion QueryEngine::version(const DiscoverQuery& query) const {
+  return registry_.catalog().version(query);
+}
+
 Result<DiscoverPage> QueryEngine::discover_after(const DiscoverQuery& query, std::uint64_t index,
                                                  Duration timeout) const {
   registry_.wait_for_index(index, timeout);

@@ -596,6 +596,25 @@ Result<HeartbeatResult> Registry::heartbeat(std::string_view service_id,
   return HeartbeatResult{record->service_id, record->status, now + *ttl};
 }
 
+std::optional<HeartbeatResult> Registry::heartbeat_in_memory(const RecordPtr& seen) {
+  Impl& im = *impl_;
+  if (!seen) return std::nullopt;
+  // The stripe is held across a durable write of any service in it: never
+  // wait for it here.
+  std::unique_lock stripe(im.stripe_for(seen->company_name, seen->instance_id), std::try_to_lock);
+  if (!stripe.owns_lock()) return std::nullopt;
+  // The service as it is now (it may have changed or gone since `seen`).
+  const RecordPtr current = im.catalog.get(seen->service_id);
+  if (!current) return std::nullopt;
+  const auto& ttl = current->health_check_config.ttl;
+  if (!ttl) return HeartbeatResult{current->service_id, current->status, std::nullopt};
+  if (current->status == ServiceStatus::inactive && current->status_cause == StatusCause::heartbeat_ttl)
+    return std::nullopt;  // a revival: an indexed, durable change
+  const TimePoint now = im.clock.now();
+  im.arm_heartbeat(*current, now);
+  return HeartbeatResult{current->service_id, current->status, now + *ttl};
+}
+
 Result<HealthStatus> Registry::report_health(std::string_view service_id,
                                              const HealthReport& report,
                                              const RequestContext& context) {

@@ -38,10 +38,25 @@ struct DiscoverQuery {
 inline constexpr std::size_t kDefaultDiscoverLimit = 100;
 inline constexpr std::size_t kMaxDiscoverLimit = 1000;
 
+// What a discover answer depends on, as two counters that only grow: the
+// same query answered twice at equal versions gives the same page (records,
+// cursor and index). The version moves on every change of a record the query
+// could return, indexed or not (a routine health update changes a record in
+// place without an index bump), and on every index change. A query with a
+// company filter is versioned by that company's records alone (companies
+// share counters by hash, so a change elsewhere may move it too: a version
+// can move without the answer changing, never the other way round).
+struct DiscoverVersion {
+  std::uint64_t records = 0;
+  std::uint64_t index = 0;
+  friend bool operator==(const DiscoverVersion&, const DiscoverVersion&) = default;
+};
+
 struct DiscoverPage {
   std::vector<RecordPtr> services;
   std::optional<std::string> next_cursor;  // absent on the last page
   std::uint64_t index = 0;                 // the registry index the page reflects
+  DiscoverVersion version;                 // the version of this query the page reflects
 };
 
 // A URL query string ("company=acme&tags=a,b&limit=10", without '?') into a
@@ -66,6 +81,11 @@ class QueryEngine {
 
   // invalid_argument for a bad limit or cursor.
   Result<DiscoverPage> discover(const DiscoverQuery& query) const;
+
+  // The current version of `query`'s answer (see DiscoverVersion), without
+  // a lock: compare with a page's `version` to know whether it is still the
+  // answer.
+  DiscoverVersion version(const DiscoverQuery& query) const;
 
   // Long-poll: waits until the registry index passes `index` (or `timeout`),
   // then answers the query.

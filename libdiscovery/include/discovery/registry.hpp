@@ -158,6 +158,17 @@ class Registry {
   // Refreshes the heartbeat TTL; revives a service that the TTL made inactive.
   Result<HeartbeatResult> heartbeat(std::string_view service_id, const RequestContext& context = {});
 
+  // heartbeat() for the common case that needs no durable write, without
+  // waiting. `seen` is the service as get() returned it (so the caller can
+  // authorize first without a second lookup). When the service still
+  // exists, its stripe is free at once, and the heartbeat revives nothing
+  // (no TTL, or the service is not inactive by its TTL), it refreshes the
+  // TTL in memory and returns what heartbeat() would have. Otherwise it changes nothing and returns std::nullopt: call
+  // heartbeat(), which may write (and wait for storage). For callers on
+  // threads that must not block, such as the HTTP io threads. A routine
+  // heartbeat is not audited by either (heartbeat() audits a revival only).
+  std::optional<HeartbeatResult> heartbeat_in_memory(const RecordPtr& seen);
+
   // Counts a check outcome: updates healthStatus and, past the thresholds,
   // moves active <-> unhealthy (never out of maintenance or inactive).
   Result<HealthStatus> report_health(std::string_view service_id, const HealthReport& report,

@@ -52,6 +52,10 @@ struct ServerOptions {
   Duration keepalive_interval = std::chrono::seconds{15};  // SSE comments
   std::size_t watch_queue_bytes = 4 << 20;     // a watcher further behind is dropped
   Duration drain_grace = std::chrono::seconds{10};  // SIGTERM: in-flight requests finish within
+  // Whole discover answers kept to be sent again while nothing they show has
+  // changed (keyed by query and the caller's view); their bytes stay within
+  // this. 0 disables the cache. Default 64 MiB.
+  std::size_t answer_cache_bytes = 64 << 20;
 
   // HTTPS when both are set (TLS 1.2 minimum, 1.3 preferred).
   std::string tls_cert_file;

@@ -159,12 +159,47 @@ Api::Api(Registry& registry, const JwtVerifier& verifier, const ServerOptions& o
       logger_(logger),
       mcp_registry_(registry, authorizer_, McpRegistry::Options{options.registry_public_companies, 10000}),
       engine_(registry),
-      limiter_(options.rate_limit_rps) {}
+      limiter_(options.rate_limit_rps),
+      answers_(options.answer_cache_bytes) {}
 
 bool Api::may_block(http::verb method, std::string_view target) {
-  // Mutations wait for a durable commit; the audit log is read from storage.
-  return method == http::verb::post || method == http::verb::put || method == http::verb::patch ||
-         method == http::verb::delete_ || target.substr(0, target.find('?')) == "/api/v1/audit";
+  // Mutations wait for a durable commit, and so does the audit entry of a
+  // refused one; the audit log is read from storage. Any other request (a
+  // POST to a path that takes none, say) is answered from memory.
+  const auto path = target.substr(0, target.find('?'));
+  return mutating_route(method, path) != Route::unknown || path == "/api/v1/audit";
+}
+
+std::optional<ApiResult> Api::try_without_storage(ApiRequest& request) {
+  constexpr std::string_view kHeartbeat = "/heartbeat";
+  if (request.method != http::verb::post) return std::nullopt;
+  const auto target = request.target;
+  const auto path = target.substr(0, target.find('?'));
+  if (mutating_route(request.method, path) != Route::heartbeat) return std::nullopt;
+  // mutating_route() checked the shape: prefix, one id segment, "/heartbeat".
+  const auto service_id = path.substr(kServicesPrefix.size(), path.size() - kServicesPrefix.size() - kHeartbeat.size());
+  if (service_id.empty()) return std::nullopt;
+  auto principal = authenticate(request);
+  if (!principal) return std::nullopt;  // 401, audited by handle()
+  if (limiter_.enabled()) {
+    if (limiter_.acquire(principal->subject) != 0) return std::nullopt;  // 429, audited by handle()
+    request.rate_limit_charged = true;
+  }
+  auto found = registry_.get(service_id);
+  if (!found) return std::nullopt;  // 404, audited
+  if (authorizer_.decide(*principal, Authorizer::Action::heartbeat, (*found)->company_name) !=
+      Authorizer::Decision::allow)
+    return std::nullopt;  // 403 or 404, audited
+  auto beat = registry_.heartbeat_in_memory(*found);
+  if (!beat) return std::nullopt;  // a revival (a durable change), or the service is busy
+  return ApiResult{Route::heartbeat, heartbeat_response(*beat)};
+}
+
+ApiResponse Api::heartbeat_response(const HeartbeatResult& beat) {
+  return json_response(200, json::object{{"serviceId", beat.service_id},
+                                         {"status", to_string(beat.status)},
+                                         {"expiresAt", beat.expires_at ? json::value(format_time(*beat.expires_at))
+                                                                       : json::value(nullptr)}});
 }
 
 ApiResponse Api::error_response(const Error& error) {
@@ -240,12 +275,21 @@ ApiResult Api::alerts(const Principal& principal, std::string_view query) const 
 }
 
 ApiResponse Api::discover_page(const Principal& principal, const DiscoverQuery& query) const {
+  // A whole answer kept from an earlier request with the same key, made at
+  // the version the query has now, is these bytes exactly: send them again.
+  std::string key;
+  if (answers_.enabled()) {
+    key = AnswerCache::key(query, principal);
+    if (auto kept = answers_.find(key, engine_.version(query))) return answer_response(std::move(kept));
+  }
   auto page = engine_.discover(query);
   if (!page) return error_response(page.error());
   // Records are spliced in as cached text: an unchanged record is never
   // converted or serialized again.
-  ApiResponse response;
-  std::string& body = response.body;
+  auto answer = std::make_shared<AnswerCache::Answer>();
+  answer->version = page->version;
+  answer->index = std::to_string(page->index);
+  std::string& body = answer->body;
   body.reserve(64 + page->services.size() * 1024);
   body += "{\"count\":";
   body += std::to_string(page->services.size());
@@ -259,9 +303,18 @@ ApiResponse Api::discover_page(const Principal& principal, const DiscoverQuery& 
   body += "],\"nextCursor\":";
   body += page->next_cursor ? json::serialize(json::value(*page->next_cursor)) : std::string("null");
   body += ",\"index\":";
-  body += std::to_string(page->index);
+  body += answer->index;
   body += "}";
-  response.headers.emplace_back("X-Discovery-Index", std::to_string(page->index));
+  AnswerCache::AnswerPtr shared = std::move(answer);
+  if (answers_.enabled()) answers_.insert(std::move(key), shared);
+  return answer_response(std::move(shared));
+}
+
+ApiResponse Api::answer_response(AnswerCache::AnswerPtr answer) {
+  ApiResponse response;
+  response.headers.emplace_back("X-Discovery-Index", answer->index);
+  // Aliasing: the body's owner is the whole answer, nothing is copied.
+  response.shared_body = std::shared_ptr<const std::string>(answer, &answer->body);
   return response;
 }
 
@@ -457,7 +510,7 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
         return error(Route::metrics, Error{ErrorCode::permission_denied, "metrics need an emerald or diamond token", {}});
     }
     ApiResponse r;
-    r.body = metrics_.render(registry_, options_.health_checker);
+    r.body = metrics_.render(registry_, options_.health_checker, &answers_);
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return {Route::metrics, std::move(r)};
   }
@@ -537,7 +590,8 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
   if (!authenticated) return error(route, authenticated.error());
   const Principal& principal = *authenticated;
   *principal_out = principal;
-  if (auto limited = rate_limited(principal.subject)) return {route, std::move(*limited)};
+  if (!request.rate_limit_charged)
+    if (auto limited = rate_limited(principal.subject)) return {route, std::move(*limited)};
   const RequestContext context{request.request_id, principal.subject, principal.level, principal.company};
   using Action = Authorizer::Action;
 
@@ -741,11 +795,7 @@ ApiResult Api::route(const ApiRequest& request, std::string_view path, std::stri
     case Route::heartbeat: {
       auto beat = registry_.heartbeat(service_id, context);
       if (!beat) return error(route, beat.error());
-      return {route, json_response(200, json::object{
-                                            {"serviceId", beat->service_id},
-                                            {"status", to_string(beat->status)},
-                                            {"expiresAt", beat->expires_at ? json::value(format_time(*beat->expires_at))
-                                                                           : json::value(nullptr)}})};
+      return {route, heartbeat_response(*beat)};
     }
 
     default:

@@ -11,6 +11,7 @@
 #include <discovery/registry.hpp>
 #include <discovery/server.hpp>
 
+#include "answer_cache.hpp"
 #include "json_cache.hpp"
 #include "log.hpp"
 #include "mcp_registry.hpp"
@@ -38,11 +39,18 @@ struct ApiRequest {
   std::string_view authorization;  // the Authorization header
   std::string_view last_event_id;
   std::string request_id;
+  // Set when the request has already taken its token from the rate limiter
+  // (try_without_storage() did, then handed the request on).
+  bool rate_limit_charged = false;
 };
 
 struct ApiResponse {
   unsigned status = 200;
   std::string body;
+  // When set, the body instead of `body`: shared, immutable bytes (a cached
+  // answer) that the session sends without copying and keeps alive until
+  // they are written.
+  std::shared_ptr<const std::string> shared_body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string_view error_code;  // API.md's code when this is an error answer
@@ -97,6 +105,17 @@ class Api {
 
   ApiResult handle(const ApiRequest& request);
 
+  // For a request that may_block(): its answer when it can be given at once
+  // without storage and without waiting (so on an io thread). Today that is
+  // a routine heartbeat: authenticated, allowed, of an existing service, and
+  // reviving nothing. Otherwise std::nullopt, and handle() must run (off the
+  // io threads); nothing has changed then, except that `request` may be
+  // marked rate_limit_charged. Answers only successes: a refusal is audited,
+  // which is a storage write.
+  std::optional<ApiResult> try_without_storage(ApiRequest& request);
+
+  const AnswerCache& answer_cache() const { return answers_; }
+
   // The answer to a long-poll once its wait is over.
   ApiResponse answer_discover(const DiscoverWait& wait) const;
 
@@ -128,6 +147,8 @@ class Api {
   Result<Principal> authenticate(const ApiRequest& request) const;
   boost::json::object record_view(const Principal& principal, const ServiceRecord& record) const;
   ApiResponse discover_page(const Principal& principal, const DiscoverQuery& query) const;
+  static ApiResponse answer_response(AnswerCache::AnswerPtr answer);
+  static ApiResponse heartbeat_response(const HeartbeatResult& beat);
   ApiResult alerts(const Principal& principal, std::string_view query) const;
   ApiResult route(const ApiRequest& request, std::string_view path, std::string_view query,
                   Principal* principal_out);
@@ -147,6 +168,7 @@ class Api {
   QueryEngine engine_;
   RateLimiter limiter_;
   mutable JsonCache json_cache_;
+  mutable AnswerCache answers_;
   std::atomic<bool> draining_{false};
 };
 

@@ -220,6 +220,9 @@ class HttpSession {
     request.request_id = request_id_;
 
     if (Api::may_block(request.method, request.target)) {
+      // What needs no storage after all (a routine heartbeat) is answered
+      // here, sparing two thread hand-offs.
+      if (auto result = try_without_storage(request)) return dispatch(std::move(*result));
       // Storage work runs off the io threads, so that concurrent writers
       // share commits and other requests are never held up.
       net::post(server_.writers, [self = derived().shared_from_this(), request]() mutable {
@@ -234,6 +237,14 @@ class HttpSession {
       return;
     }
     dispatch(handle_safely(request));
+  }
+
+  std::optional<server::ApiResult> try_without_storage(ApiRequest& request) {
+    try {
+      return server_.api.try_without_storage(request);
+    } catch (...) {
+      return std::nullopt;  // handle_safely() will meet the failure again, and answer it
+    }
   }
 
   // A failure nobody expected (out of memory, a bug) answers 500 and is
@@ -264,18 +275,39 @@ class HttpSession {
   }
 
   void send(ApiResponse r) {
+    if (r.shared_body) {
+      // Shared bytes (a cached answer) go out as they are, kept alive by
+      // the write's handler.
+      auto owner = std::move(r.shared_body);
+      auto res = std::make_shared<http::response<http::span_body<const char>>>(static_cast<http::status>(r.status),
+                                                                               version_);
+      res->body() = {owner->data(), owner->size()};
+      set_headers(*res, r);
+      if (head_) res->body() = {};  // HEAD: the GET's headers, Content-Length included, no body
+      return write_response(std::move(res), std::move(owner));
+    }
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
-    res->set(http::field::server, "discoveryd");
-    if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
-    res->set("X-Request-Id", request_id_);
-    for (auto& [name, value] : r.headers) res->set(name, value);
-    res->keep_alive(keep_alive_ && !server_.stopping);
     res->body() = std::move(r.body);
-    res->prepare_payload();
-    if (head_) res->body().clear();  // HEAD: the GET's headers, Content-Length included, no body
+    set_headers(*res, r);
+    if (head_) res->body().clear();
+    write_response(std::move(res), nullptr);
+  }
+
+  template <class Body>
+  void set_headers(http::response<Body>& res, const ApiResponse& r) {
+    res.set(http::field::server, "discoveryd");
+    if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
+    res.set("X-Request-Id", request_id_);
+    for (const auto& [name, value] : r.headers) res.set(name, value);
+    res.keep_alive(keep_alive_ && !server_.stopping);
+    res.prepare_payload();
+  }
+
+  template <class Body>
+  void write_response(std::shared_ptr<http::response<Body>> res, std::shared_ptr<const void> keep) {
     lowest().expires_after(kWriteTimeout);
     http::async_write(derived().stream(), *res,
-                      [self = derived().shared_from_this(), res](beast::error_code ec, std::size_t) {
+                      [self = derived().shared_from_this(), res, keep = std::move(keep)](beast::error_code ec, std::size_t) {
                         self->on_write(ec, res->keep_alive(), res->result_int());
                       });
   }
@@ -618,6 +650,10 @@ void server::ServerCore::on_accept(beast::error_code ec, tcp::socket socket) {
     return accept();
   }
   if (stopping) return;
+  // Answers go out in one gathered write each: nothing is gained by
+  // holding back a short last segment for a delayed ACK of the one before.
+  beast::error_code nodelay_ec;
+  socket.set_option(tcp::no_delay(true), nodelay_ec);
   if (static_cast<std::size_t>(metrics.connections.load()) >= options.max_connections) {
     refuse(std::move(socket));
   } else if (tls) {

@@ -1,4 +1,5 @@
 #include "metrics.hpp"
+#include "answer_cache.hpp"
 
 #include <discovery/health_checker.hpp>
 
@@ -71,7 +72,8 @@ void Metrics::observe_request(Route route, unsigned status, double seconds) noex
   latency_[r].observe(seconds);
 }
 
-std::string Metrics::render(const Registry& registry, const HealthChecker* checker) const {
+std::string Metrics::render(const Registry& registry, const HealthChecker* checker,
+                            const AnswerCache* answers) const {
   std::string out;
   out.reserve(16384);
   out += "# HELP discovery_http_requests_total HTTP requests by route and status.\n"
@@ -117,6 +119,16 @@ std::string Metrics::render(const Registry& registry, const HealthChecker* check
         "counter", static_cast<long long>(connections_refused.load()));
   gauge("discovery_rate_limited_total", "Requests answered 429.", "counter",
         static_cast<long long>(rate_limited.load()));
+  if (answers) {
+    gauge("discovery_answer_cache_hits_total", "Discover answers sent again from the answer cache.", "counter",
+          static_cast<long long>(answers->hits()));
+    gauge("discovery_answer_cache_misses_total", "Discover answers made afresh (not kept, or changed since).",
+          "counter", static_cast<long long>(answers->misses()));
+    gauge("discovery_answer_cache_evictions_total", "Answers dropped to stay within --answer-cache-bytes.",
+          "counter", static_cast<long long>(answers->evictions()));
+    gauge("discovery_answer_cache_bytes", "Bytes the answer cache holds (counted against its bound).", "gauge",
+          static_cast<long long>(answers->bytes()));
+  }
   if (checker) {
     const auto s = checker->stats();
     const auto as_ll = [](auto v) { return static_cast<long long>(v); };

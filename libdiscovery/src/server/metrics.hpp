@@ -17,6 +17,8 @@ class HealthChecker;
 
 namespace discovery::server {
 
+class AnswerCache;
+
 enum class Route : std::uint8_t {
   register_service, discover, watch, get, update, deregister, set_status, get_health,
   report_health, heartbeat, audit, alerts, health, ready, metrics, openapi, mcp_registry, ui, unknown, kCount
@@ -41,7 +43,9 @@ class Metrics {
  public:
   void observe_request(Route route, unsigned status, double seconds) noexcept;
   void observe_storage_write(double seconds) noexcept { storage_write_.observe(seconds); }
-  std::string render(const Registry& registry, const HealthChecker* checker) const;
+  // `answers`, when given, adds the whole-answer cache's counters.
+  std::string render(const Registry& registry, const HealthChecker* checker,
+                     const AnswerCache* answers = nullptr) const;
 
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> watchers{0};

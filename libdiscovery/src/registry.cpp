@@ -151,6 +151,90 @@ double round_to(double value, double scale) {
   return std::round(scaled) / scale;
 }
 
+// Runs `task` on this thread after the task this thread is running now, if
+// any: handing a stripe from one queued change to the next would otherwise
+// nest a frame per change when each completes at once (a refusal, a storage
+// that writes synchronously).
+void run_in_turn(std::function<void()> task) {
+  thread_local std::deque<std::function<void()>>* turns = nullptr;
+  if (turns != nullptr) {
+    turns->push_back(std::move(task));
+    return;
+  }
+  std::deque<std::function<void()>> mine;
+  turns = &mine;
+  mine.push_back(std::move(task));
+  while (!mine.empty()) {
+    auto next = std::move(mine.front());
+    mine.pop_front();
+    try {
+      next();
+    } catch (...) {
+      // Tasks answer their own errors; nothing may escape into the caller.
+    }
+  }
+  turns = nullptr;
+}
+
+// The lock of one stripe. A synchronous change takes it as a mutex; an
+// asynchronous one holds it across its durable write and releases it on
+// another thread (which std::mutex forbids), and when it is taken, waits in a
+// queue instead of blocking its thread: unlock() hands the lock to the next
+// queued change and runs it.
+class StripeLock {
+ public:
+  void lock() {
+    std::unique_lock lock(mutex_);
+    ++blocked_;
+    released_.wait(lock, [&] { return !held_; });
+    --blocked_;
+    held_ = true;
+  }
+
+  // Takes the lock only if it is free at once (the heartbeat fast path, which
+  // must never wait on an io thread).
+  bool try_lock() {
+    std::lock_guard lock(mutex_);
+    if (held_) return false;
+    held_ = true;
+    return true;
+  }
+
+  // Takes the lock and returns true (the caller runs `task` itself), or
+  // queues `task` to run, holding the lock, once the holder releases it.
+  bool lock_or_queue(std::function<void()> task) {
+    std::lock_guard lock(mutex_);
+    if (!held_) {
+      held_ = true;
+      return true;
+    }
+    queued_.push_back(std::move(task));
+    return false;
+  }
+
+  void unlock() {
+    std::function<void()> next;
+    {
+      std::lock_guard lock(mutex_);
+      if (queued_.empty()) {
+        held_ = false;
+        if (blocked_ > 0) released_.notify_one();
+        return;
+      }
+      next = std::move(queued_.front());  // the lock passes to it, still held
+      queued_.pop_front();
+    }
+    run_in_turn(std::move(next));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable released_;
+  bool held_ = false;
+  std::size_t blocked_ = 0;
+  std::deque<std::function<void()>> queued_;
+};
+
 void prune_transitions(std::vector<Transition>& ts, TimePoint window_start) {
   std::size_t drop = 0;
   while (ts.size() - drop >= 2 && ts[drop + 1].at <= window_start) ++drop;
@@ -167,7 +251,12 @@ struct Registry::Impl {
   RegistryOptions options;
   Clock& clock;
   detail::Catalog catalog;
-  std::array<std::mutex, kStripes> stripes;
+  std::array<StripeLock, kStripes> stripes;
+
+  // Asynchronous changes not yet answered; the destructor waits for none.
+  std::mutex async_mutex;
+  std::condition_variable async_cv;
+  std::size_t pending_async = 0;
 
   // The sequencer: indexes are assigned before the storage write and applied
   // (made visible, published) strictly in index order after it.
@@ -184,6 +273,9 @@ struct Registry::Impl {
   std::map<std::uint64_t, std::optional<Applied>> finished;
   // Writers waiting for their index to be applied, each woken alone.
   std::map<std::uint64_t, std::condition_variable*> sleepers;
+  // What asynchronous changes do once their index is applied (answer, free
+  // their stripe), run by whichever thread applied it, outside seq_mutex.
+  std::map<std::uint64_t, std::function<void()>> continuations;
   std::size_t index_waiters = 0;  // threads in wait_for_index
   std::map<std::uint64_t, std::function<void(const ChangeEvent&)>> subscribers;
   std::uint64_t next_subscriber = 1;
@@ -203,7 +295,7 @@ struct Registry::Impl {
   bool stop_sweeping = false;
   std::thread sweeper;
 
-  std::mutex& stripe_for(std::string_view company, std::string_view instance_id) {
+  StripeLock& stripe_for(std::string_view company, std::string_view instance_id) {
     std::size_t h = std::hash<std::string_view>{}(company);
     h ^= std::hash<std::string_view>{}(instance_id) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
     return stripes[h % kStripes];
@@ -217,10 +309,9 @@ struct Registry::Impl {
                                      std::string(action), record.service_id, std::move(result)});
   }
 
-  // Applies finished changes in index order, then waits until `index` is applied.
-  void finish(std::uint64_t index, std::optional<Applied> change) {
-    std::unique_lock lock(seq_mutex);
-    finished.emplace(index, std::move(change));
+  // Applies finished changes in index order; the continuations of the
+  // asynchronous ones applied are moved to `ready`, in index order.
+  void apply_finished_locked(std::vector<std::function<void()>>& ready) {
     bool visible_moved = false;
     while (!finished.empty() && finished.begin()->first == applied + 1) {
       auto node = finished.extract(finished.begin());
@@ -228,6 +319,10 @@ struct Registry::Impl {
       if (auto sleeper = sleepers.find(applied); sleeper != sleepers.end()) {
         sleeper->second->notify_one();
         sleepers.erase(sleeper);
+      }
+      if (auto then = continuations.find(applied); then != continuations.end()) {
+        ready.push_back(std::move(then->second));
+        continuations.erase(then);
       }
       if (!node.mapped()) continue;  // the write failed: a gap in the index, nothing changed
       const Applied& a = *node.mapped();
@@ -251,11 +346,75 @@ struct Registry::Impl {
       }
     }
     if (visible_moved && index_waiters > 0) seq_cv.notify_all();
+  }
+
+  static void run_ready(std::vector<std::function<void()>>& ready) {
+    for (auto& then : ready) {
+      try {
+        then();
+      } catch (...) {
+        // Continuations answer their own errors.
+      }
+    }
+  }
+
+  // Applies finished changes in index order, then waits until `index` is applied.
+  void finish(std::uint64_t index, std::optional<Applied> change) {
+    std::vector<std::function<void()>> ready;
+    std::unique_lock lock(seq_mutex);
+    finished.emplace(index, std::move(change));
+    apply_finished_locked(ready);
+    if (!ready.empty()) {
+      lock.unlock();
+      run_ready(ready);
+      lock.lock();
+    }
     if (applied >= index) return;
     std::condition_variable mine;
     sleepers.emplace(index, &mine);
     mine.wait(lock, [&] { return applied >= index; });
   }
+
+  // The same without waiting: `then` runs once `index` is applied, on this
+  // thread or on the one that applies it.
+  void finish_async(std::uint64_t index, std::optional<Applied> change, std::function<void()> then) {
+    std::vector<std::function<void()>> ready;
+    {
+      std::lock_guard lock(seq_mutex);
+      finished.emplace(index, std::move(change));
+      continuations.emplace(index, std::move(then));
+      apply_finished_locked(ready);
+    }
+    run_ready(ready);
+  }
+
+  // ---- asynchronous registration ----
+
+  struct RegisterOp {
+    ServiceRecord next;
+    RequestContext context;
+    RegisterCallback done;
+    TimePoint now{};
+    StripeLock* stripe = nullptr;  // held from register_locked() until answered
+  };
+
+  void begin_async() {
+    std::lock_guard lock(async_mutex);
+    ++pending_async;
+  }
+  // Answers `op`. The registry may be destroyed as soon as this returns, so
+  // it is the last thing an asynchronous change does.
+  void complete(RegisterOp& op, Result<RegisterResult> result) {
+    try {
+      op.done(std::move(result));
+    } catch (...) {
+      // A callback must not throw (Registry's contract).
+    }
+    std::lock_guard lock(async_mutex);
+    if (--pending_async == 0) async_cv.notify_all();
+  }
+
+  void register_locked(const std::shared_ptr<RegisterOp>& op);
 
   std::uint64_t next_index() {
     std::lock_guard lock(seq_mutex);
@@ -342,7 +501,7 @@ struct Registry::Impl {
   // the record, lock its stripe, and take it again (it may have gone
   // meanwhile). The lock is held as long as the returned value lives.
   struct LockedService {
-    std::unique_lock<std::mutex> stripe;
+    std::unique_lock<StripeLock> stripe;
     RecordPtr current;
   };
   Result<LockedService> lock_service(std::string_view service_id) {
@@ -422,6 +581,12 @@ Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Registry::~Registry() {
   {
+    // Asynchronous changes still in storage are answered first: their
+    // callbacks use this registry.
+    std::unique_lock lock(impl_->async_mutex);
+    impl_->async_cv.wait(lock, [&] { return impl_->pending_async == 0; });
+  }
+  {
     std::lock_guard lock(impl_->sweep_mutex);
     impl_->stop_sweeping = true;
   }
@@ -438,6 +603,8 @@ const detail::Catalog& Registry::catalog() const { return impl_->catalog; }
 Clock& Registry::clock() const { return impl_->clock; }
 const RegistryOptions& Registry::options() const { return impl_->options; }
 
+bool Registry::writes_asynchronously() const { return impl_->storage.writes_asynchronously(); }
+
 Result<RegisterResult> Registry::register_json(const boost::json::value& body,
                                                const RequestContext& context) {
   auto parsed = parse_registration(body, context.level, impl_->options.limits);
@@ -445,56 +612,138 @@ Result<RegisterResult> Registry::register_json(const boost::json::value& body,
   return register_service(std::move(*parsed), context);
 }
 
+void Registry::register_json_async(const boost::json::value& body, const RequestContext& context,
+                                   RegisterCallback done) {
+  auto parsed = parse_registration(body, context.level, impl_->options.limits);
+  if (!parsed) return done(parsed.error());
+  register_service_async(std::move(*parsed), context, std::move(done));
+}
+
 Result<RegisterResult> Registry::register_service(ServiceRecord candidate,
                                                   const RequestContext& context) {
+  std::mutex mutex;
+  std::condition_variable answered;
+  std::optional<Result<RegisterResult>> outcome;
+  register_service_async(std::move(candidate), context, [&](Result<RegisterResult> result) {
+    std::lock_guard lock(mutex);  // notified under the lock: `answered` lives on this stack
+    outcome.emplace(std::move(result));
+    answered.notify_one();
+  });
+  std::unique_lock lock(mutex);
+  answered.wait(lock, [&] { return outcome.has_value(); });
+  return std::move(*outcome);
+}
+
+void Registry::register_service_async(ServiceRecord candidate, const RequestContext& context,
+                                      RegisterCallback done) {
   Impl& im = *impl_;
-  const TimePoint now = im.clock.now();
-  ServiceRecord next = std::move(candidate);
-  if (next.instance_id.empty()) next.instance_id = generate_instance_id(next.company_name, now);
-  if (next.domain.empty()) next.domain = url_host(next.service_info.endpoints.primary);
-  if (next.domain.empty())
-    return invalid_argument("domain", "is required when serviceInfo.endpoints.primary has no DNS host name");
-  if (auto e = im.check_interval(next); e.code != ErrorCode::ok) return e;
-
-  std::lock_guard stripe_guard(im.stripe_for(next.company_name, next.instance_id));
-  const RecordPtr existing = im.catalog.find(next.company_name, next.instance_id);
-  if (existing) {
-    next.service_id = existing->service_id;
-    next.registered_at = existing->registered_at;
-    next.last_updated = existing->last_updated;
-    next.status = existing->status;
-    next.status_cause = existing->status_cause;
-    next.health_status = existing->health_status;
-    next.mcp = existing->mcp;
-    next.create_index = existing->create_index;
-    next.modify_index = existing->modify_index;
-  } else {
-    next.service_id = generate_uuid();
-    next.registered_at = next.last_updated = now;
-    next.status = ServiceStatus::active;
-    next.status_cause = StatusCause::registration;
-    next.health_status = HealthStatus{};
-    next.mcp.reset();
-    next.create_index = next.modify_index = 0;
+  auto op = std::make_shared<Impl::RegisterOp>();
+  op->done = std::move(done);
+  im.begin_async();
+  try {
+    op->context = context;
+    op->now = im.clock.now();
+    ServiceRecord& next = op->next = std::move(candidate);
+    if (next.instance_id.empty()) next.instance_id = generate_instance_id(next.company_name, op->now);
+    if (next.domain.empty()) next.domain = url_host(next.service_info.endpoints.primary);
+    if (next.domain.empty())
+      return im.complete(*op, invalid_argument("domain", "is required when serviceInfo.endpoints.primary has no DNS host name"));
+    if (auto e = im.check_interval(next); e.code != ErrorCode::ok) return im.complete(*op, e);
+    op->stripe = &im.stripe_for(next.company_name, next.instance_id);
+  } catch (const std::exception& e) {
+    return im.complete(*op, internal_error(std::string("register: ") + e.what()));
   }
-  if (auto valid = validate(next, im.options.limits); !valid) return valid.error();
-  if (im.options.admission)
-    if (auto admitted = im.options.admission(next); !admitted) return admitted.error();
+  // Changes to one (company, instance) are serialized: a registration that
+  // finds the stripe taken waits in its queue, holding no thread.
+  if (op->stripe->lock_or_queue([&im, op] { im.register_locked(op); })) im.register_locked(op);
+}
 
+void Registry::Impl::register_locked(const std::shared_ptr<RegisterOp>& op) {
+  ServiceRecord& next = op->next;
+  const TimePoint now = op->now;
+  auto refuse = [&](Error error) {
+    op->stripe->unlock();
+    complete(*op, std::move(error));
+  };
+  RecordPtr existing;
   WriteBatch batch;
-  im.add_audit(batch, context, "register", next);
+  try {
+    existing = catalog.find(next.company_name, next.instance_id);
+    if (existing) {
+      next.service_id = existing->service_id;
+      next.registered_at = existing->registered_at;
+      next.last_updated = existing->last_updated;
+      next.status = existing->status;
+      next.status_cause = existing->status_cause;
+      next.health_status = existing->health_status;
+      next.mcp = existing->mcp;
+      next.create_index = existing->create_index;
+      next.modify_index = existing->modify_index;
+    } else {
+      next.service_id = generate_uuid();
+      next.registered_at = next.last_updated = now;
+      next.status = ServiceStatus::active;
+      next.status_cause = StatusCause::registration;
+      next.health_status = HealthStatus{};
+      next.mcp.reset();
+      next.create_index = next.modify_index = 0;
+    }
+    if (auto valid = validate(next, options.limits); !valid) return refuse(valid.error());
+    if (options.admission)
+      if (auto admitted = options.admission(next); !admitted) return refuse(admitted.error());
+    add_audit(batch, op->context, "register", next);
+  } catch (const std::exception& e) {
+    return refuse(internal_error(std::string("register: ") + e.what()));
+  }
+
   if (existing && same_writable(*existing, next)) {
     // A re-registration that changes nothing: no index bump, no event, but
     // the heartbeat TTL restarts as with any registration.
-    if (auto r = im.commit_audit_only(std::move(batch)); !r) return r.error();
-    im.arm_heartbeat(*existing, now);
-    return RegisterResult{existing, false};
+    auto unchanged = [this, op, existing](Result<void> written) {
+      if (written) arm_heartbeat(*existing, op->now);
+      op->stripe->unlock();
+      if (!written) return complete(*op, written.error());
+      complete(*op, RegisterResult{existing, false});
+    };
+    if (batch.audit.empty()) return unchanged(Result<void>{});
+    try {
+      storage.write_async(std::move(batch), unchanged);
+    } catch (const std::exception& e) {
+      refuse(internal_error(std::string("storage write: ") + e.what()));
+    }
+    return;
   }
+
+  // From here the change has an index: whatever happens, the index is
+  // finished (applied, or a gap), or the changes after it would wait forever.
   next.last_updated = now;
-  auto committed = im.commit(std::move(next), ChangeType::upsert, std::move(batch), existing);
-  if (!committed) return committed.error();
-  im.arm_heartbeat(**committed, now);
-  return RegisterResult{*committed, existing == nullptr};
+  const std::uint64_t index = next_index();
+  next.modify_index = index;
+  if (next.create_index == 0) next.create_index = index;
+  batch.index = index;
+  RecordPtr record;
+  try {
+    record = std::make_shared<const ServiceRecord>(std::move(next));
+    batch.upserts.push_back(*record);
+    storage.write_async(std::move(batch), [this, op, index, record, existing](Result<void> written) {
+      if (!written) {
+        return finish_async(index, std::nullopt, [this, op, error = written.error()] {
+          op->stripe->unlock();
+          complete(*op, error);
+        });
+      }
+      finish_async(index, Applied{ChangeType::upsert, record, existing}, [this, op, record, existing] {
+        arm_heartbeat(*record, op->now);
+        op->stripe->unlock();
+        complete(*op, RegisterResult{record, existing == nullptr});
+      });
+    });
+  } catch (const std::exception& e) {
+    finish_async(index, std::nullopt, [this, op, error = internal_error(std::string("storage write: ") + e.what())] {
+      op->stripe->unlock();
+      complete(*op, error);
+    });
+  }
 }
 
 Result<RecordPtr> Registry::update(std::string_view service_id, const boost::json::value& patch,

@@ -32,6 +32,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -387,17 +388,28 @@ Result<Connection> open_connection(const std::string& path, const SqliteOptions&
 // ---------------------------------------------------------------------------
 // The storage
 
-// A write() call waiting for the writer thread. Lives on the caller's stack.
+// What write_async() hands to the writer thread: it owns its batch, and its
+// callback is the answer. The writer thread frees it after the callback.
+struct OwnedWrite {
+  WriteBatch batch;
+  std::vector<std::string> records_json;
+  Storage::WriteCallback done;
+};
+
+// A write() call waiting for the writer thread (on the caller's stack), or a
+// write_async() call (on the heap, owned by the queue until answered).
 struct Request {
   // Either a batch (with its serialized records) or a task.
   const WriteBatch* batch = nullptr;
   const std::vector<std::string>* records_json = nullptr;  // batch->upserts, serialized
   const std::function<Result<void>(sqlite3*)>* task = nullptr;
+  std::unique_ptr<OwnedWrite> owned;  // set for write_async(): answered by its callback
 
   Result<void> result;
   bool done = false;  // guarded by SqliteStorage::queue_mutex_
   // Each caller is woken alone: waking every waiter on each commit costs
   // more context switches than the commit itself with many writers.
+  // (Unused by write_async() requests, which nobody waits for.)
   std::condition_variable done_cv;
 };
 
@@ -418,6 +430,8 @@ class SqliteStorage final : public Storage {
 
   Result<LoadedState> load(TimePoint transitions_since) override;
   Result<void> write(const WriteBatch& batch) override;
+  void write_async(WriteBatch batch, WriteCallback done) override;
+  bool writes_asynchronously() const override { return true; }
   Result<std::vector<HealthTransition>> health_transitions(std::string_view service_id,
                                                            TimePoint since) override;
   Result<std::vector<AuditEntry>> audit_entries(TimePoint since, std::size_t limit) override;
@@ -646,6 +660,32 @@ Result<void> SqliteStorage::write(const WriteBatch& batch) {
   return enqueue_and_wait(request);
 }
 
+void SqliteStorage::write_async(WriteBatch batch, WriteCallback done) {
+  auto request = std::make_unique<Request>();
+  request->owned = std::make_unique<OwnedWrite>();
+  OwnedWrite& owned = *request->owned;
+  owned.batch = std::move(batch);
+  owned.records_json.reserve(owned.batch.upserts.size());
+  for (const auto& record : owned.batch.upserts) {
+    owned.records_json.push_back(boost::json::serialize(to_json(record, JsonView::storage)));
+  }
+  owned.done = std::move(done);
+  request->batch = &owned.batch;
+  request->records_json = &owned.records_json;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (!stopping_) {
+      queue_.push_back(request.release());
+      // The writer is usually busy committing the previous group and will
+      // find this one without being woken; notify_one costs little when
+      // nobody waits.
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  owned.done(unavailable("sqlite: " + path_ + " is closed"));
+}
+
 Result<void> SqliteStorage::prune(TimePoint transitions_before, TimePoint audit_before) {
   // A write like any other: it runs on the writer thread, so it never fights
   // the writer for the database lock.
@@ -707,11 +747,27 @@ void SqliteStorage::writer_loop() {
       }
     }
 
+    // Asynchronous requests are answered after the waiting callers are
+    // woken (they may run on the other core meanwhile), in queue order, and
+    // without the queue lock, so that a callback may queue the next write.
+    std::vector<std::unique_ptr<Request>> answered;
     {
       std::lock_guard lock(queue_mutex_);
       for (Request* request : group) {
+        if (request->owned) {
+          answered.emplace_back(request);
+          continue;
+        }
         request->done = true;
         request->done_cv.notify_one();
+      }
+    }
+    for (auto& request : answered) {
+      try {
+        request->owned->done(std::move(request->result));
+      } catch (...) {
+        // A callback must not throw (Storage's contract); if one does, the
+        // writer thread must still live on for the others.
       }
     }
   }

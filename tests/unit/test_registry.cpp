@@ -7,8 +7,10 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -609,3 +611,310 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_and_readers_keep_one_ordered_history) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// Asynchronous registration: the answer comes once the write is durable and
+// applied in index order, and no thread waits meanwhile.
+
+namespace {
+
+// A storage whose asynchronous writes wait for the test to answer them, in
+// any order, with success (written to the wrapped storage) or failure.
+class DeferredStorage : public StorageWrapper {
+ public:
+  using StorageWrapper::StorageWrapper;
+  void write_async(WriteBatch batch, WriteCallback done) override {
+    std::lock_guard lock(mutex_);
+    pending_.push_back({std::move(batch), std::move(done)});
+  }
+  bool writes_asynchronously() const override { return true; }
+  std::size_t pending() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+  }
+  // The index the pending write number `n` (in arrival order) carries.
+  std::uint64_t index_of(std::size_t n) const {
+    std::lock_guard lock(mutex_);
+    return pending_.at(n).batch.index;
+  }
+  // Answers the pending write that carries `index`.
+  void answer(std::uint64_t index, bool fail = false) {
+    Pending taken;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& p) { return p.batch.index == index; });
+      BOOST_REQUIRE(it != pending_.end());
+      taken = std::move(*it);
+      pending_.erase(it);
+    }
+    if (fail) return taken.done(Error{ErrorCode::unavailable, "disk full (simulated)", {}});
+    taken.done(target().write(taken.batch));
+  }
+  // Answers the oldest pending write (with success), if any.
+  bool answer_oldest() {
+    Pending taken;
+    {
+      std::lock_guard lock(mutex_);
+      if (pending_.empty()) return false;
+      taken = std::move(pending_.front());
+      pending_.erase(pending_.begin());
+    }
+    taken.done(target().write(taken.batch));
+    return true;
+  }
+
+ private:
+  struct Pending {
+    WriteBatch batch;
+    WriteCallback done;
+  };
+  mutable std::mutex mutex_;
+  std::vector<Pending> pending_;
+};
+
+struct AsyncFixture {
+  ManualClock clock;
+  std::unique_ptr<Storage> inner = make_memory_storage();
+  DeferredStorage storage{*inner};
+  std::unique_ptr<Registry> registry = Registry::open(storage, test_options(clock)).value();
+  std::vector<ChangeEvent> events;
+  Subscription sub = registry->subscribe([this](const ChangeEvent& e) { events.push_back(e); });
+
+  // Answers land here, in the order they arrive.
+  std::vector<std::pair<std::string, Result<RegisterResult>>> answers;
+  void start(const std::string& instance, std::vector<std::string> tags = {"beta"}) {
+    auto record = make_record("acme", instance);
+    record.tags = std::move(tags);
+    registry->register_service_async(std::move(record), {}, [this, instance](Result<RegisterResult> r) {
+      answers.emplace_back(instance, std::move(r));
+    });
+  }
+  ~AsyncFixture() {
+    while (storage.answer_oldest()) {
+    }
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(asynchronous_registration, AsyncFixture)
+
+BOOST_AUTO_TEST_CASE(answers_and_events_follow_the_index_whatever_order_storage_answers) {
+  BOOST_TEST(registry->writes_asynchronously());
+  start("a");
+  start("b");
+  start("c");
+  BOOST_REQUIRE(storage.pending() == 3u);
+  BOOST_TEST(answers.empty());  // nothing is answered before it is durable
+  storage.answer(3);
+  BOOST_TEST(answers.empty());  // durable, but 1 and 2 are not applied yet
+  BOOST_TEST(registry->index() == 0u);
+  BOOST_TEST(registry->find("acme", "c").has_error());
+  storage.answer(1);
+  BOOST_REQUIRE(answers.size() == 1u);
+  BOOST_TEST(answers[0].first == "a");
+  BOOST_TEST(registry->index() == 1u);
+  storage.answer(2);
+  BOOST_REQUIRE(answers.size() == 3u);
+  BOOST_TEST(answers[1].first == "b");
+  BOOST_TEST(answers[2].first == "c");
+  for (const auto& [instance, answer] : answers) {
+    BOOST_REQUIRE(answer.has_value());
+    BOOST_TEST(answer->created);
+    BOOST_TEST(*registry->find("acme", instance).value() == *answer->record);
+  }
+  BOOST_REQUIRE(events.size() == 3u);
+  for (std::size_t i = 0; i < events.size(); ++i) BOOST_TEST(events[i].index == i + 1);
+  BOOST_TEST(registry->index() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_async_write_leaves_a_gap_and_changes_nothing) {
+  start("a");
+  start("b");
+  start("c");
+  storage.answer(2, /*fail=*/true);
+  storage.answer(3);
+  BOOST_TEST(answers.empty());  // the gap at 2 waits for 1 like any change
+  storage.answer(1);
+  BOOST_REQUIRE(answers.size() == 3u);
+  BOOST_TEST(answers[1].first == "b");
+  BOOST_REQUIRE(answers[1].second.has_error());
+  BOOST_TEST((answers[1].second.error().code == ErrorCode::unavailable));
+  BOOST_TEST(answers[0].second.has_value());
+  BOOST_TEST(answers[2].second.has_value());
+  BOOST_TEST(registry->find("acme", "b").has_error());
+  BOOST_TEST(registry->size() == 2u);
+  BOOST_TEST(registry->index() == 3u);
+  BOOST_REQUIRE(events.size() == 2u);
+  BOOST_TEST(events[0].index == 1u);
+  BOOST_TEST(events[1].index == 3u);
+  auto stored = inner->load(TimePoint{}).value();
+  BOOST_TEST(stored.records.size() == 2u);
+  // The instance can be registered once the disk has room again.
+  start("b");
+  storage.answer_oldest();
+  BOOST_REQUIRE(answers.size() == 4u);
+  BOOST_TEST(answers[3].second.has_value());
+  BOOST_TEST(answers[3].second->created);
+}
+
+BOOST_AUTO_TEST_CASE(changes_to_one_instance_wait_for_each_other_without_a_thread) {
+  start("x", {"one"});
+  start("x", {"two"});  // same (company, instance): queued behind the first
+  start("y");           // another instance goes ahead
+  BOOST_REQUIRE(storage.pending() == 2u);
+  BOOST_TEST(storage.index_of(0) == 1u);
+  BOOST_TEST(storage.index_of(1) == 2u);  // y's write; x's second has no index yet
+  storage.answer(1);
+  // The first x is applied; the second now runs, sees it and re-registers.
+  BOOST_REQUIRE(answers.size() == 1u);
+  BOOST_REQUIRE(storage.pending() == 2u);
+  storage.answer(2);
+  storage.answer(3);
+  BOOST_REQUIRE(answers.size() == 3u);
+  const auto& first = answers[0].second;
+  const auto& second = answers[2].second;
+  BOOST_REQUIRE(first.has_value());
+  BOOST_REQUIRE(second.has_value());
+  BOOST_TEST(answers[2].first == "x");
+  BOOST_TEST(first->created);
+  BOOST_TEST(!second->created);
+  BOOST_TEST(second->record->service_id == first->record->service_id);
+  BOOST_TEST((second->record->tags == std::vector<std::string>{"two"}));
+  BOOST_TEST(registry->size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_blocking_change_waits_for_an_async_one_on_the_same_service) {
+  start("x", {"one"});
+  BOOST_REQUIRE(storage.pending() == 1u);
+  storage.answer(1);
+  const std::string id = answers.at(0).second.value().record->service_id;
+  start("x", {"two"});  // holds x's stripe until its write is answered
+  BOOST_REQUIRE(storage.pending() == 1u);
+  std::atomic<bool> updated{false};
+  std::thread updater([&] {
+    // Blocking: its write goes through write(), to the wrapped storage.
+    (void)registry->update(id, boost::json::parse(R"({"tags":["three"]})"));
+    updated = true;
+  });
+  std::this_thread::sleep_for(20ms);
+  BOOST_TEST(!updated.load());  // waits for the registration on the same service
+  storage.answer(2);
+  updater.join();
+  BOOST_TEST((registry->get(id).value()->tags == std::vector<std::string>{"three"}));
+  BOOST_REQUIRE(events.size() == 3u);
+  BOOST_TEST((events[1].record->tags == std::vector<std::string>{"two"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_is_answered_at_once_and_writes_nothing) {
+  auto record = make_record("acme", "bad");
+  record.service_info.region = "Not A Region";
+  bool answered = false;
+  registry->register_service_async(std::move(record), {}, [&](Result<RegisterResult> r) {
+    BOOST_TEST(r.has_error());
+    answered = true;
+  });
+  BOOST_TEST(answered);
+  BOOST_TEST(storage.pending() == 0u);
+  BOOST_TEST(registry->index() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unchanged_re_registration_writes_only_its_audit_entry) {
+  start("x");
+  storage.answer(1);
+  auto record = make_record("acme", "x");
+  RequestContext audited{"req-1", "alice", SaoLevel::diamond, "acme"};
+  registry->register_service_async(std::move(record), audited, [this](Result<RegisterResult> r) {
+    answers.emplace_back("x", std::move(r));
+  });
+  BOOST_REQUIRE(storage.pending() == 1u);
+  BOOST_TEST(storage.index_of(0) == 0u);  // no index: nothing changes
+  BOOST_REQUIRE(storage.answer_oldest());
+  BOOST_REQUIRE(answers.size() == 2u);
+  BOOST_REQUIRE(answers[1].second.has_value());
+  BOOST_TEST(!answers[1].second->created);
+  BOOST_TEST(registry->index() == 1u);
+  BOOST_TEST(inner->audit_entries(TimePoint{}, 10).value().size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(the_registry_answers_pending_async_registrations_before_it_is_destroyed) {
+  ManualClock clock;
+  auto inner = make_memory_storage();
+  DeferredStorage storage(*inner);
+  auto registry = Registry::open(storage, test_options(clock)).value();
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 3; ++i)
+    registry->register_service_async(make_record("acme", "i" + std::to_string(i)), {},
+                                     [&](Result<RegisterResult> r) {
+                                       if (r) ++answered;
+                                     });
+  std::thread storage_thread([&] {
+    std::this_thread::sleep_for(20ms);
+    while (storage.answer_oldest()) {
+    }
+  });
+  registry.reset();  // waits for the three answers
+  BOOST_TEST(answered.load() == 3);
+  storage_thread.join();
+}
+
+// Many threads registering, re-registering and updating overlapping
+// instances through SQLite's writer thread: one history, in index order, and
+// every (company, instance) registered once.
+BOOST_AUTO_TEST_CASE(concurrent_async_and_blocking_changes_on_sqlite_keep_one_ordered_history) {
+  TempDir dir;
+  SqliteOptions sqlite;
+  sqlite.sync = false;
+  auto storage = open_sqlite_storage(dir.path() / "discovery.db", sqlite).value();
+  ManualClock clock;
+  auto registry = Registry::open(*storage, test_options(clock)).value();
+  std::mutex seen_mutex;
+  std::vector<std::uint64_t> seen;
+  auto sub = registry->subscribe([&](const ChangeEvent& e) {
+    std::lock_guard lock(seen_mutex);
+    seen.push_back(e.index);
+  });
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 200;
+  constexpr int kInstances = 50;  // threads collide on these
+  ThreadChecks checks;
+  std::atomic<int> outstanding{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto record = make_record("acme", "i" + std::to_string((i * 7 + t) % kInstances));
+        record.tags = {"t" + std::to_string(t), "n" + std::to_string(i)};
+        if (i % 4 == 0) {
+          auto r = registry->register_service(std::move(record));  // the blocking wrapper
+          DISCOVERY_THREAD_CHECK(checks, r.has_value());
+          if (r && i % 8 == 0)
+            DISCOVERY_THREAD_CHECK(checks, registry->update(r->record->service_id, boost::json::parse(R"({"tags":["u"]})")).has_value());
+          continue;
+        }
+        ++outstanding;
+        registry->register_service_async(std::move(record), {}, [&](Result<RegisterResult> r) {
+          DISCOVERY_THREAD_CHECK(checks, r.has_value());
+          --outstanding;
+        });
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  while (outstanding.load() > 0) std::this_thread::sleep_for(1ms);
+  BOOST_TEST(checks.failures().empty(), "failed in a thread: " << (checks.failures().empty() ? "" : checks.failures().front()));
+  BOOST_TEST(registry->size() == static_cast<std::size_t>(kInstances));
+  const auto final_index = registry->index();
+  {
+    std::lock_guard lock(seen_mutex);
+    BOOST_REQUIRE(seen.size() == final_index);
+    for (std::size_t i = 0; i < seen.size(); ++i) BOOST_REQUIRE(seen[i] == i + 1);
+  }
+  sub.reset();
+  registry.reset();
+  auto stored = storage->load(TimePoint{}).value();
+  BOOST_TEST(stored.records.size() == static_cast<std::size_t>(kInstances));
+  BOOST_TEST(stored.last_index == final_index);
+}

@@ -21,7 +21,10 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <future>
+#include <numeric>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -819,6 +822,136 @@ BOOST_AUTO_TEST_CASE(small_groups_without_sync_store_everything) {
   }
   auto storage = require_sqlite(path);
   BOOST_TEST(require_load(*storage).records.size() == 8u);
+}
+
+// write_async(): the writer thread answers each batch after its group's
+// commit, in the order the batches were queued, without a waiting thread.
+BOOST_AUTO_TEST_CASE(write_async_answers_in_queue_order_after_the_commit) {
+  TempDir dir;
+  const auto path = dir.path() / "discovery.db";
+  constexpr int kWrites = 50;
+  {
+    auto storage = require_sqlite(path);
+    BOOST_TEST(storage->writes_asynchronously());
+    const auto before = *detail::sqlite_storage_stats(*storage);
+    // Hold the writer thread so that every batch lands in one group.
+    std::promise<void> held;
+    std::promise<void> release;
+    std::thread holder([&] {
+      auto go = release.get_future();
+      (void)detail::run_on_sqlite_writer(*storage, [&](sqlite3*) -> Result<void> {
+        held.set_value();
+        go.wait();
+        return {};
+      });
+    });
+    held.get_future().wait();
+    std::mutex mutex;
+    std::vector<int> answered;
+    std::vector<bool> ok;
+    std::promise<void> all_answered;
+    const auto caller = std::this_thread::get_id();
+    std::atomic<bool> on_caller_thread{false};
+    for (int n = 0; n < kWrites; ++n) {
+      WriteBatch batch;
+      batch.index = static_cast<std::uint64_t>(n) + 1;
+      batch.upserts = {full_record(n)};
+      storage->write_async(std::move(batch), [&, n](Result<void> written) {
+        if (std::this_thread::get_id() == caller) on_caller_thread = true;
+        std::lock_guard lock(mutex);
+        answered.push_back(n);
+        ok.push_back(static_cast<bool>(written));
+        if (answered.size() == kWrites) all_answered.set_value();
+      });
+    }
+    {
+      std::lock_guard lock(mutex);
+      BOOST_TEST(answered.empty());  // nothing is answered before its commit
+    }
+    release.set_value();
+    holder.join();
+    all_answered.get_future().wait();
+    std::vector<int> expected(kWrites);
+    std::iota(expected.begin(), expected.end(), 0);
+    BOOST_TEST(answered == expected);
+    BOOST_TEST(std::all_of(ok.begin(), ok.end(), [](bool b) { return b; }));
+    BOOST_TEST(!on_caller_thread.load());
+    const auto after = *detail::sqlite_storage_stats(*storage);
+    BOOST_TEST(after.commits - before.commits == 1u);
+    BOOST_TEST(after.batches - before.batches == static_cast<std::uint64_t>(kWrites));
+  }
+  auto storage = require_sqlite(path);
+  LoadedState state = require_load(*storage);
+  BOOST_TEST(state.records.size() == static_cast<std::size_t>(kWrites));
+  BOOST_TEST(state.last_index == static_cast<std::uint64_t>(kWrites));
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_async_batch_is_answered_with_its_error_and_stores_nothing) {
+  TempDir dir;
+  auto storage = require_sqlite(dir.path() / "discovery.db");
+  require_written(*storage, WriteBatch{1, {full_record(1)}, {}, {}, {}});
+  // Another serviceId with the same (company, instance): a conflict.
+  ServiceRecord clash = full_record(1);
+  clash.service_id = service_id(2);
+  std::promise<Result<void>> answer;
+  storage->write_async(WriteBatch{2, {clash}, {}, {}, {}},
+                       [&](Result<void> written) { answer.set_value(std::move(written)); });
+  auto written = answer.get_future().get();
+  BOOST_REQUIRE(written.has_error());
+  BOOST_TEST((written.error().code == ErrorCode::conflict));
+  LoadedState state = require_load(*storage);
+  BOOST_TEST(state.records.size() == 1u);
+  BOOST_TEST(state.last_index == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_async_callback_may_queue_the_next_write) {
+  TempDir dir;
+  auto storage = require_sqlite(dir.path() / "discovery.db");
+  std::promise<int> done;
+  std::function<void(int)> chain = [&](int n) {
+    storage->write_async(WriteBatch{static_cast<std::uint64_t>(n) + 1, {full_record(n)}, {}, {}, {}},
+                         [&, n](Result<void> written) {
+                           if (!written || n == 9) return done.set_value(written ? n : -1);
+                           chain(n + 1);
+                         });
+  };
+  chain(0);
+  BOOST_TEST(done.get_future().get() == 9);
+  BOOST_TEST(require_load(*storage).records.size() == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(closing_answers_every_pending_async_write) {
+  TempDir dir;
+  const auto path = dir.path() / "discovery.db";
+  constexpr int kWrites = 200;
+  std::atomic<int> answered{0};
+  std::atomic<int> succeeded{0};
+  {
+    auto storage = require_sqlite(path);
+    for (int n = 0; n < kWrites; ++n) {
+      storage->write_async(WriteBatch{static_cast<std::uint64_t>(n) + 1, {full_record(n)}, {}, {}, {}},
+                           [&](Result<void> written) {
+                             ++answered;
+                             if (written) ++succeeded;
+                           });
+    }
+  }  // the destructor drains the queue: every batch is committed and answered
+  BOOST_TEST(answered.load() == kWrites);
+  BOOST_TEST(succeeded.load() == kWrites);
+  auto storage = require_sqlite(path);
+  BOOST_TEST(require_load(*storage).records.size() == static_cast<std::size_t>(kWrites));
+}
+
+BOOST_AUTO_TEST_CASE(memory_storage_answers_write_async_on_the_calling_thread) {
+  auto storage = make_memory_storage();
+  BOOST_TEST(!storage->writes_asynchronously());
+  bool answered = false;
+  storage->write_async(WriteBatch{1, {full_record(1)}, {}, {}, {}}, [&](Result<void> written) {
+    BOOST_TEST(static_cast<bool>(written));
+    answered = true;
+  });
+  BOOST_TEST(answered);
+  BOOST_TEST(require_load(*storage).records.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -144,6 +144,28 @@ class Registry {
   Result<RegisterResult> register_json(const boost::json::value& body,
                                        const RequestContext& context = {});
 
+  // Receives the outcome of an asynchronous registration, exactly once.
+  using RegisterCallback = std::function<void(Result<RegisterResult>)>;
+
+  // register_service() without waiting: validation runs on the calling
+  // thread, the durable write is queued to storage, and `done` gets the
+  // answer once the change is durable and applied in index order (or at
+  // once, on the calling thread, for a request refused before any write).
+  // With a storage that writes asynchronously (SQLite), no thread waits
+  // meanwhile; otherwise the write blocks the calling thread as
+  // register_service() does. `done` may run on the storage's writer thread:
+  // it must be quick, must not throw, and must not call the registry's
+  // mutating methods (post the answer elsewhere instead). The registry's
+  // destructor waits for every pending `done` to have been called.
+  void register_service_async(ServiceRecord candidate, const RequestContext& context,
+                              RegisterCallback done);
+  void register_json_async(const boost::json::value& body, const RequestContext& context,
+                           RegisterCallback done);
+
+  // Whether register_*_async() returns before the write is durable (the
+  // storage's writes_asynchronously()).
+  bool writes_asynchronously() const;
+
   // Applies a JSON merge patch (RFC 7396) to the writable fields. A patch that
   // names a read-only field is invalid_argument; an empty change is accepted
   // and changes nothing (no index bump).

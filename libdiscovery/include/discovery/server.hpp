@@ -37,6 +37,8 @@ struct ServerOptions {
   unsigned io_threads = 0;
   // Threads that run mutations, which wait for storage to make them durable
   // (so io threads never block on fsync). Concurrent mutations share commits.
+  // Registrations with a storage that writes asynchronously (SQLite) do not
+  // use them: they wait for their commit with no thread held.
   unsigned write_threads = 64;
 
   // Limits; each has a default, and each is enforced with API.md's code.

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,23 @@ class Storage {
   // error nothing of the batch is stored.
   virtual Result<void> write(const WriteBatch& batch) = 0;
 
+  // Called once with the outcome of write_async(). It may run on the
+  // storage's own writer thread, so it must be quick, must not throw, and
+  // must not call write() (which would wait for that very thread).
+  using WriteCallback = std::function<void(Result<void>)>;
+
+  // The same as write(), without waiting: `done` gets what write() would have
+  // returned once the batch is durable (or has failed). Callbacks of batches
+  // that share a commit run one after the other in the order the batches were
+  // given. If write_async() throws, `done` is not called and nothing is
+  // stored. The default calls write() and then `done`, on the calling thread.
+  virtual void write_async(WriteBatch batch, WriteCallback done) { done(write(batch)); }
+
+  // Whether write_async() returns before the batch is durable (true for
+  // SQLite). When false, it blocks like write(), and a server should not call
+  // it on a thread that must not wait.
+  virtual bool writes_asynchronously() const { return false; }
+
   // Transitions of one service at or after `since`, oldest first.
   virtual Result<std::vector<HealthTransition>> health_transitions(std::string_view service_id,
                                                                    TimePoint since) = 0;
@@ -122,6 +140,8 @@ class StorageWrapper : public Storage {
   explicit StorageWrapper(Storage& target) : target_(target) {}
   Result<LoadedState> load(TimePoint since) override { return target_.load(since); }
   Result<void> write(const WriteBatch& batch) override { return target_.write(batch); }
+  // write_async() is deliberately not forwarded: the default calls write(),
+  // so a subclass that overrides write() to fail or stall covers both.
   Result<std::vector<HealthTransition>> health_transitions(std::string_view id,
                                                            TimePoint since) override {
     return target_.health_transitions(id, since);

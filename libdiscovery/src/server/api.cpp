@@ -443,6 +443,65 @@ ApiResult Api::handle(const ApiRequest& request) {
   return result;
 }
 
+bool Api::start_async(const ApiRequest& request, std::function<void(AsyncOutcome)> done) {
+  constexpr Route route = Route::register_service;
+  if (request.method != http::verb::post) return false;
+  if (request.target.substr(0, request.target.find('?')) != "/api/v1/services/register") return false;
+  if (!registry_.writes_asynchronously()) return false;
+
+  // A refusal is audited as handle() audits it, on a thread that may wait.
+  const auto refusal = [this, method = request.method, target = std::string(request.target),
+                        request_id = request.request_id](ApiResponse response, const Principal& principal) {
+    AsyncOutcome outcome;
+    outcome.audit = [this, method, target, request_id, principal, code = std::string(response.error_code)] {
+      ApiRequest refused;
+      refused.method = method;
+      refused.target = target;
+      refused.request_id = request_id;
+      audit_refusal(refused, principal, code);
+    };
+    outcome.answer = [result = ApiResult{route, std::move(response)}] { return result; };
+    return outcome;
+  };
+
+  auto authenticated = authenticate(request);
+  if (!authenticated) {
+    done(refusal(error_response(authenticated.error()), Principal{}));
+    return true;
+  }
+  const Principal principal = *authenticated;
+  if (auto limited = rate_limited(principal.subject)) {
+    done(refusal(std::move(*limited), principal));
+    return true;
+  }
+  auto body = parse_json_body(request, {"application/json"});
+  if (!body) {
+    done(refusal(error_response(body.error()), principal));
+    return true;
+  }
+  std::string company = principal.company;
+  if (body->is_object())
+    if (auto* c = body->as_object().if_contains("companyName"); c && c->is_string()) company = std::string(c->as_string());
+  if (auto allowed = authorizer_.require(principal, Authorizer::Action::register_service, company, ""); !allowed) {
+    done(refusal(error_response(allowed.error()), principal));
+    return true;
+  }
+  const RequestContext context{request.request_id, principal.subject, principal.level, principal.company};
+  registry_.register_json_async(
+      *body, context,
+      [this, principal, refusal, done = std::move(done)](Result<RegisterResult> registered) {
+        if (!registered) return done(refusal(error_response(registered.error()), principal));
+        AsyncOutcome outcome;
+        // The record's JSON is built by whoever sends the answer, not here
+        // (which may be the storage's writer thread, shared by every write).
+        outcome.answer = [this, principal, record = std::move(registered->record), created = registered->created] {
+          return ApiResult{route, json_response(created ? 201 : 200, record_view(principal, *record))};
+        };
+        done(std::move(outcome));
+      });
+  return true;
+}
+
 Route Api::mutating_route(http::verb method, std::string_view path) {
   using V = http::verb;
   if (path == "/api/v1/services/register") return method == V::post ? Route::register_service : Route::unknown;

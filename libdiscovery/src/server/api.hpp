@@ -19,6 +19,7 @@
 
 #include <boost/beast/http/verb.hpp>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,6 +77,15 @@ struct ApiResult {
   std::variant<ApiResponse, DiscoverWait, WatchStart> outcome;
 };
 
+// The end of a request started with Api::start_async().
+struct AsyncOutcome {
+  // Builds the answer (JSON of the record): run it on the thread that sends it.
+  std::function<ApiResult()> answer;
+  // Set for a refusal: writes its audit entry, waiting on storage, so it must
+  // run where a thread may block (the writer pool), before the answer is sent.
+  std::function<void()> audit;
+};
+
 // Token buckets per subject: rate_rps sustained, 2 x rate_rps burst.
 class RateLimiter {
  public:
@@ -115,6 +125,15 @@ class Api {
   std::optional<ApiResult> try_without_storage(ApiRequest& request);
 
   const AnswerCache& answer_cache() const { return answers_; }
+
+  // Starts a request whose wait on storage needs no thread and returns true:
+  // today a registration (POST /api/v1/services/register) when the registry
+  // writes asynchronously. `done` is then called exactly once, on this thread
+  // or on the storage's writer thread, when the change is durable and applied
+  // (or refused); it must only hand the outcome over to another thread.
+  // Returns false, calling nothing, for any other request: run it through
+  // handle() on a thread that may block.
+  bool start_async(const ApiRequest& request, std::function<void(AsyncOutcome)> done);
 
   // The answer to a long-poll once its wait is over.
   ApiResponse answer_discover(const DiscoverWait& wait) const;

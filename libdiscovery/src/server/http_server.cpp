@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -86,11 +88,22 @@ struct ServerCore {
   net::thread_pool writers;
   std::optional<ssl::context> tls;
   std::atomic<std::int64_t> in_flight{0};
+  // Requests started with Api::start_async() whose outcome has not yet
+  // reached its io thread; stop() waits for none before stopping the io threads.
+  std::atomic<std::int64_t> pending_async{0};
   std::atomic<bool> stopping{false};
   std::mutex stop_mutex;
   bool stopped = false;
   std::uint16_t bound_port = 0;
   std::vector<std::thread> threads;
+  // Outcomes of asynchronous requests on their way to the io threads. The
+  // storage's writer thread answers a whole commit group in a row: the first
+  // outcome posts one drain and the others ride along, so an io thread is
+  // woken once per group rather than once per request. Declared after every
+  // part a session uses, so that a session still queued here goes first.
+  std::mutex handoff_mutex;
+  std::vector<std::function<void()>> handoff;  // guarded by handoff_mutex
+  bool handoff_posted = false;                 // guarded by handoff_mutex
   // Declared last so it is destroyed first: pending handlers (and the
   // sessions they own) go before the parts they use.
   net::io_context ioc;
@@ -98,6 +111,26 @@ struct ServerCore {
   // are still with the writer pool during a drain; released by stop().
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   tcp::acceptor acceptor;
+
+  // Runs `task` on an io thread (which then dispatches to the session's strand).
+  void hand_to_io(std::function<void()> task) {
+    {
+      std::lock_guard lock(handoff_mutex);
+      handoff.push_back(std::move(task));
+      if (handoff_posted) return;
+      handoff_posted = true;
+    }
+    net::post(ioc, [this] { drain_handoff(); });
+  }
+  void drain_handoff() {
+    std::vector<std::function<void()>> batch;
+    {
+      std::lock_guard lock(handoff_mutex);
+      batch.swap(handoff);
+      handoff_posted = false;
+    }
+    for (auto& task : batch) task();
+  }
 
   void accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
@@ -219,6 +252,7 @@ class HttpSession {
     request.last_event_id = req["Last-Event-ID"];
     request.request_id = request_id_;
 
+    if (request.method == http::verb::post && start_async(request)) return;
     if (Api::may_block(request.method, request.target)) {
       // What needs no storage after all (a routine heartbeat) is answered
       // here, sparing two thread hand-offs.
@@ -245,6 +279,63 @@ class HttpSession {
     } catch (...) {
       return std::nullopt;  // handle_safely() will meet the failure again, and answer it
     }
+  }
+
+  // A registration waits for its durable commit with no thread held: the
+  // storage's writer thread hands the outcome back to this session's io
+  // thread, which builds the answer. Refusals are audited on the writer pool
+  // first, as on the blocking path. False: not such a request.
+  bool start_async(const ApiRequest& request) {
+    const auto start = std::chrono::steady_clock::now();
+    ++server_.pending_async;
+    bool started = false;
+    try {
+      started = server_.api.start_async(
+          request, [self = derived().shared_from_this(), start](server::AsyncOutcome outcome) mutable {
+            auto& core = self->server_;
+            core.metrics.observe_storage_write(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            // The session moves along with the outcome: this callback may
+            // outlive the server once the io thread has answered.
+            core.hand_to_io([self = std::move(self), outcome = std::move(outcome)]() mutable {
+              auto executor = self->derived().stream().get_executor();
+              // On an io thread, outside the session's strand: dispatch runs
+              // it here and now unless the strand is busy.
+              net::dispatch(executor, [self = std::move(self), outcome = std::move(outcome)]() mutable {
+                --self->server_.pending_async;
+                self->on_async_outcome(std::move(outcome));
+              });
+            });
+          });
+    } catch (const std::exception& e) {
+      // Thrown before anything was started: the blocking path takes it.
+      server_.logger.log(LogLevel::warn, "async request start failed", {{"error", e.what()}, {"request_id", request_id_}});
+    }
+    if (!started) --server_.pending_async;
+    return started;
+  }
+
+  void on_async_outcome(server::AsyncOutcome outcome) {
+    if (!outcome.audit) return dispatch(answer_safely(outcome));
+    net::post(server_.writers, [self = derived().shared_from_this(), outcome = std::move(outcome)]() mutable {
+      try {
+        outcome.audit();
+      } catch (const std::exception& e) {
+        self->server_.logger.log(LogLevel::warn, "audit write failed", {{"error", e.what()}});
+      }
+      net::post(self->derived().stream().get_executor(), [self, outcome = std::move(outcome)]() mutable {
+        self->dispatch(self->answer_safely(outcome));
+      });
+    });
+  }
+
+  server::ApiResult answer_safely(server::AsyncOutcome& outcome) {
+    try {
+      return outcome.answer();
+    } catch (const std::exception& e) {
+      server_.logger.log(LogLevel::error, "request failed", {{"error", e.what()}, {"request_id", request_id_}});
+    }
+    return {Route::unknown, Api::error_response(internal_error("internal error; see the daemon's log"))};
   }
 
   // A failure nobody expected (out of memory, a bug) answers 500 and is
@@ -736,6 +827,9 @@ void Server::stop() {
   if (im.in_flight.load() > 0)
     im.logger.log(LogLevel::warn, "drain grace over with requests in flight",
                   {{"in_flight", std::to_string(im.in_flight.load())}});
+  // Registrations still in storage are answered whatever the grace: their
+  // callbacks post to the io threads, which must still be running.
+  while (im.pending_async.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds{1});
   im.work.reset();
   im.ioc.stop();
   for (auto& t : im.threads) t.join();

@@ -405,6 +405,10 @@ bool Reader::read_record(const json::value& value, ServiceRecord& out) {
         if (!stored && key == "domain" && item.is_string() && item.as_string().empty())
           return fail(field, std::string(kDnsName) + " (null derives it from serviceInfo.endpoints.primary)");
         if (key == "domain") return read_string(item, field, out.domain);
+        // Likewise "" is not an instance id (schemathesis); null or no
+        // instanceId has one generated.
+        if (!stored && key == "instanceId" && item.is_string() && item.as_string().empty())
+          return fail(field, std::string(kInstancePattern) + " (null, or no instanceId, has one generated)");
         if (key == "instanceId") return read_string(item, field, out.instance_id);
         if (key == "status") return read_enum(item, field, &parse_status, kStatuses, out.status);
         if (key == "healthStatus") return read_health_status(item, field, out.health_status);

@@ -613,6 +613,14 @@ BOOST_AUTO_TEST_CASE(an_empty_domain_is_rejected_and_null_derives_it) {
   BOOST_TEST(accepted(minimal_with(R"({"domain": null})")).domain.empty());  // the registry fills it
 }
 
+// schemathesis: "instanceId": "" was read as absent and one was generated
+// (201), while the document's pattern needs 1 to 128 characters.
+BOOST_AUTO_TEST_CASE(an_empty_instance_id_is_rejected_and_null_generates_one) {
+  check_rejected(minimal_with(R"({"instanceId": ""})"), "instanceId",
+                 "must match [A-Za-z0-9._-]{1,128} (null, or no instanceId, has one generated)");
+  BOOST_TEST(accepted(minimal_with(R"({"instanceId": null})")).instance_id.empty());  // the registry fills it
+}
+
 // fuzz_merge_patch: Boost.JSON reads 1e400 as Infinity and 0e400 as NaN and
 // writes them as `Infinity` / `NaN`, which is not JSON: such metadata made
 // every answer with the record invalid and the daemon unable to load its

@@ -62,17 +62,9 @@ for bin in "$daemon" "$ctl" "$bare"; do
 done
 if [ "$perf" = 1 ]; then command -v perf >/dev/null || die "--perf needs perf (apt-get install -y linux-perf)"; fi
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")"
-pids=()
-cleanup() {
-  local status=$?
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "$keep" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
-  exit $status
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=../lib.sh
+source "$root/benchmarks/lib.sh"
+bench_work compare
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for_line() {  # file pattern what

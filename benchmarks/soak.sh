@@ -60,17 +60,9 @@ for bin in "$daemon" "$ctl"; do
   cmake --preset release && cmake --build build/release --target discoveryd discoveryctl"
 done
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/soak.XXXXXX")"
-pids=()
-cleanup() {
-  local status=$?
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "$keep" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
-  exit $status
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=lib.sh
+source "$root/benchmarks/lib.sh"
+bench_work soak
 wait_listening() {  # file what
   for _ in $(seq 200); do grep -q '^listening on' "$1" 2>/dev/null && break; sleep 0.05; done
   grep -q '^listening on' "$1" || die "$2 did not start: $(tail -n 20 "$1")"

@@ -233,11 +233,13 @@ BOOST_AUTO_TEST_CASE(lateness_is_measured) {
   auto s = checker->stats();
   BOOST_TEST(s.checks_started >= 80u);
   BOOST_TEST(s.lateness_max_ms <= 250.0);  // the step is the only lateness here
-  // Twenty phases spread over the second, checked at 250 ms steps: lateness
-  // is spread evenly over [0, 250) ms, so the quantiles land where they must.
-  BOOST_TEST(s.lateness_p50_ms >= 75.0);
-  BOOST_TEST(s.lateness_p50_ms <= 175.0);
-  BOOST_TEST(s.lateness_p99_ms >= 200.0);
+  // Twenty phases spread over the second (by a hash of the random service
+  // ids), checked at 250 ms steps: lateness falls in [0, 250) ms, about
+  // evenly, so the quantiles land in wide but telling bands (a median of 20
+  // uniform phases has a standard deviation of about 27 ms).
+  BOOST_TEST(s.lateness_p50_ms >= 40.0);
+  BOOST_TEST(s.lateness_p50_ms <= 210.0);
+  BOOST_TEST(s.lateness_p99_ms >= 150.0);
   BOOST_TEST(s.lateness_p50_ms <= s.lateness_p99_ms);
   BOOST_TEST(s.lateness_p99_ms <= s.lateness_max_ms);
   BOOST_TEST(s.monitored == 20u);

@@ -39,11 +39,11 @@ struct Fixture {
   ManualClock clock;
   std::unique_ptr<Storage> memory = make_memory_storage();
   FailingStorage storage{*memory};
-  std::unique_ptr<Registry> registry = std::move(*Registry::open(storage, test_options(clock)));
+  std::unique_ptr<Registry> registry = *Registry::open(storage, test_options(clock));
   std::unique_ptr<JwtVerifier> verifier = [this] {
     JwtOptions o;
     o.hs256_secret = std::string(kSecret);
-    return std::move(*JwtVerifier::create(std::move(o), clock));
+    return *JwtVerifier::create(std::move(o), clock);
   }();
   ServerOptions cached_options, fresh_options;
   server::Metrics metrics;

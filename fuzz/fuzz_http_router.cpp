@@ -96,8 +96,10 @@ void check_response(const server::ApiResponse& r, std::string_view request) {
     return;
   }
   if (r.content_type != "application/json") return;
-  auto body = fuzz::parse_json(r.body);
-  FUZZ_CHECK(body.has_value(), r.body);
+  // A kept discover answer travels in shared_body, not body.
+  const std::string& text = r.shared_body ? *r.shared_body : r.body;
+  auto body = fuzz::parse_json(text);
+  FUZZ_CHECK(body.has_value(), text);
   if (r.status >= 400) {
     const auto* error = body->is_object() ? body->as_object().if_contains("error") : nullptr;
     FUZZ_CHECK(error && error->is_object(), r.body);
